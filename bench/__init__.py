@@ -1,0 +1,1 @@
+"""Benchmarks: our path against the plain-library path, side by side in one run."""

@@ -1,0 +1,1 @@
+"""The HTTP face of tongban: the sharing API (FastAPI), the public verify page, CRL and TSA routes."""

@@ -1,0 +1,1 @@
+"""tongban (通办): the command line and composition root."""

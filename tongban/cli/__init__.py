@@ -1,0 +1,39 @@
+"""The ``tongban`` command line: one typer app, subcommands grouped by noun."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as dist_version
+
+import typer
+
+from tongban.cli import system
+
+app = typer.Typer(
+    name="tongban",
+    help="tongban (通办): county case-data and e-license exchange gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tongban {dist_version('tongban')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """tongban (通办): county case-data and e-license exchange gateway."""
+
+
+system.register(app)
+
+
+def main() -> None:
+    app()
