@@ -77,12 +77,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     from migrations import runner
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tongban.db'}"
-        runner.upgrade(url)
-        return url
-    url: str = request.getfixturevalue("pg_url")
-    _truncate(url)
-    return url
+        sqlite_url = f"sqlite:///{tmp_path / 'tongban.db'}"
+        runner.upgrade(sqlite_url)
+        return sqlite_url
+    pg: str = request.getfixturevalue("pg_url")
+    _truncate(pg)
+    return pg
 
 
 @pytest.fixture
@@ -95,4 +95,4 @@ def db(db_url: str) -> Iterator[Database]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Embedded settings on a temporary data dir (SQLite), with a test passphrase."""
-    return Settings(data_dir=tmp_path / "var", keys={"passphrase": "test-passphrase-" + uuid.uuid4().hex})  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path / "var", keys={"passphrase": "test-passphrase-" + uuid.uuid4().hex})
