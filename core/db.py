@@ -90,12 +90,12 @@ class Database:
             ) from exc
 
     def current_revision(self) -> str | None:
-        """The Alembic revision the database is at (None when not migrated)."""
+        """The Alembic revisions the database is at, sorted and comma separated (None: not migrated)."""
         if "alembic_version" not in inspect(self.engine).get_table_names():
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        return None if row is None else str(row[0])
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        return ",".join(sorted(str(r) for r in rows)) or None
 
     @property
     def safe_url(self) -> str:

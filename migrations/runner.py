@@ -1,4 +1,8 @@
-"""Run the Alembic history programmatically (``tongban init``, tests)."""
+"""Run the Alembic history programmatically (``tongban init``, tests).
+
+Packages add their tables as revisions that may branch from the foundation revision; we always
+upgrade to *every* head, and a database is current when its revisions equal the set of heads.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    assert head is not None
-    return head
+    """The heads as one comparable string (sorted, comma separated)."""
+    return ",".join(sorted(head_revisions()))
