@@ -16,6 +16,7 @@ from typing import Any
 
 from core.masking import redact_text
 
+_NOISY = ("alembic", "airflow", "great_expectations", "httpx", "urllib3", "zeep", "spyne", "pyhanko", "minio")
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()) | {"message", "asctime"}
 
 
@@ -74,6 +75,8 @@ def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ def prepare(data_dir: Path) -> dict[str, str]:
     if "airflow" in sys.modules and os.environ.get("AIRFLOW_HOME") != env["AIRFLOW_HOME"]:
         raise RuntimeError("airflow was imported before tongban.airflow_env.prepare(); call prepare first")
     os.environ.update(env)
+    # Airflow imports fastapi.testclient, which warns about httpx on every start
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     stamp = home / ".migrated"
