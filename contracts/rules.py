@@ -1,0 +1,208 @@
+"""Rule ids: every intake rule has a stable id and a one-line description.
+
+The quality layer, the generator's defect file (``FILE.defects.jsonl``), the reports and the
+receipts all name rules by these ids; never rename one (add a new id instead).
+
+Severity: ``quarantine`` — the row fails and goes to quarantine; ``hold`` — a child row waits
+for its parent (not a failure); ``flag`` — the row passes with a flag (e.g. a provisional
+promise date). Scope: ``field`` (one column), ``row`` (several columns of one row), ``case``
+(rows of one case, e.g. a result against its accept row), ``batch`` (across rows of a batch).
+
+Public API::
+
+    RULES: Mapping[str, Rule]      # id -> Rule(id, description, severity, scope, tables)
+    rule(rule_id) -> Rule          # raises SpecError
+    QUARANTINE_RULES, HOLD_RULES, FLAG_RULES: frozenset[str]
+    and one constant per id, e.g. ACCEPT_DATE_ORDER = "accept.date_order"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from contracts.errors import SpecError
+
+Severity = Literal["quarantine", "hold", "flag"]
+Scope = Literal["field", "row", "case", "batch"]
+
+ALL_TABLES = ("*",)
+
+FIELD_REQUIRED = "field.required"
+FIELD_TYPE = "field.type"
+FIELD_MAX_LENGTH = "field.max_length"
+FIELD_CODE_LIST = "field.code_list"
+FIELD_DATE_FORMAT = "field.date_format"
+FIELD_TIMESTAMP_FORMAT = "field.timestamp_format"
+FIELD_RANGE = "field.range"
+ROW_NOT_JSON = "row.not_json"
+ROW_TABLE = "row.table"
+ROW_UNKNOWN_COLUMN = "row.unknown_column"
+ROW_DUPLICATE_GUID = "row.duplicate_guid"
+ACCEPT_DATE_ORDER = "accept.date_order"
+ACCEPT_APPLYER_ID_CHECK_DIGIT = "accept.applyer_id.check_digit"
+ACCEPT_APPLYER_ID_FORMAT = "accept.applyer_id.format"
+ACCEPT_ORG_CODE_USCC = "accept.org_code.uscc"
+ACCEPT_REGION_CODE = "accept.region_code"
+ACCEPT_PROMISE_DAY_ORDER = "accept.promise_day_order"
+ACCEPT_PROMISE_DATE = "accept.promise_date"
+ACCEPT_PROMISE_DATE_PROVISIONAL = "accept.promise_date.provisional"
+SPECIAL_DATE_ORDER = "special.date_order"
+RESULT_DATE_ORDER = "result.date_order"
+CHILD_PARENT_MISSING = "child.parent_missing"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    severity: Severity
+    scope: Scope
+    tables: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "description": self.description,
+            "severity": self.severity,
+            "scope": self.scope,
+            "tables": list(self.tables),
+        }
+
+
+_A = ("up_pro_accept",)
+_CHILDREN = (
+    "up_pro_process",
+    "up_pro_special_procedure",
+    "up_pro_result",
+    "up_pro_material",
+    "up_pro_evaluation",
+)
+
+_ALL = (
+    Rule(FIELD_REQUIRED, "A required column is missing, null or empty.", "quarantine", "field", ALL_TABLES),
+    Rule(FIELD_TYPE, "A value has the wrong JSON type (text vs integer).", "quarantine", "field", ALL_TABLES),
+    Rule(
+        FIELD_MAX_LENGTH,
+        "A text value is longer than the column's length (in characters).",
+        "quarantine",
+        "field",
+        ALL_TABLES,
+    ),
+    Rule(FIELD_CODE_LIST, "A value is not in the column's code list.", "quarantine", "field", ALL_TABLES),
+    Rule(
+        FIELD_DATE_FORMAT,
+        "A date is not a real calendar date written YYYY-MM-DD.",
+        "quarantine",
+        "field",
+        ALL_TABLES,
+    ),
+    Rule(
+        FIELD_TIMESTAMP_FORMAT,
+        "A timestamp is not ISO 8601 with a UTC offset (2026-11-25T09:30:00+08:00).",
+        "quarantine",
+        "field",
+        ALL_TABLES,
+    ),
+    Rule(FIELD_RANGE, "An integer is outside the column's range.", "quarantine", "field", ALL_TABLES),
+    Rule(ROW_NOT_JSON, "A line is not a JSON object.", "quarantine", "row", ALL_TABLES),
+    Rule(ROW_TABLE, "The row has no 'table' tag or names an unknown table.", "quarantine", "row", ALL_TABLES),
+    Rule(
+        ROW_UNKNOWN_COLUMN,
+        "The row carries a column its table does not define.",
+        "quarantine",
+        "row",
+        ALL_TABLES,
+    ),
+    Rule(
+        ROW_DUPLICATE_GUID,
+        "The row_guid was already owned by an earlier accepted row (first occurrence wins; "
+        "a quarantined row owns no row_guid).",
+        "quarantine",
+        "batch",
+        ALL_TABLES,
+    ),
+    Rule(ACCEPT_DATE_ORDER, "accept_date is before apply_date.", "quarantine", "row", _A),
+    Rule(
+        ACCEPT_APPLYER_ID_CHECK_DIGIT,
+        "applyer_id fails its check character for applyer_id_type (resident ID; USCC or its embedded "
+        "organization code).",
+        "quarantine",
+        "row",
+        _A,
+    ),
+    Rule(
+        ACCEPT_APPLYER_ID_FORMAT,
+        "applyer_id has the wrong length, characters or birth date for applyer_id_type.",
+        "quarantine",
+        "row",
+        _A,
+    ),
+    Rule(
+        ACCEPT_ORG_CODE_USCC,
+        "org_code is not a valid USCC (check character or embedded organization code).",
+        "quarantine",
+        "field",
+        _A,
+    ),
+    Rule(
+        ACCEPT_REGION_CODE, "region_code is not a known GB/T 2260 division code.", "quarantine", "field", _A
+    ),
+    Rule(
+        ACCEPT_PROMISE_DAY_ORDER,
+        "promise_day exceeds anticipate_day (承诺时限 > 法定时限).",
+        "quarantine",
+        "row",
+        _A,
+    ),
+    Rule(
+        ACCEPT_PROMISE_DATE,
+        "promise_date is not the promise_day-th working day strictly after accept_date.",
+        "quarantine",
+        "row",
+        _A,
+    ),
+    Rule(
+        ACCEPT_PROMISE_DATE_PROVISIONAL,
+        "promise_date reaches a year with no loaded schedule: checked weekends-only, passed, flagged.",
+        "flag",
+        "row",
+        _A,
+    ),
+    Rule(
+        SPECIAL_DATE_ORDER,
+        "end_date is before start_date.",
+        "quarantine",
+        "row",
+        ("up_pro_special_procedure",),
+    ),
+    Rule(
+        RESULT_DATE_ORDER,
+        "result_date is before the case's accept_date.",
+        "quarantine",
+        "case",
+        ("up_pro_result",),
+    ),
+    Rule(
+        CHILD_PARENT_MISSING,
+        "No accepted up_pro_accept row with this project_no (yet): held until the parent arrives or the hold "
+        "time runs out.",
+        "hold",
+        "case",
+        _CHILDREN,
+    ),
+)
+
+RULES: Mapping[str, Rule] = MappingProxyType({r.id: r for r in _ALL})
+QUARANTINE_RULES = frozenset(r.id for r in _ALL if r.severity == "quarantine")
+HOLD_RULES = frozenset(r.id for r in _ALL if r.severity == "hold")
+FLAG_RULES = frozenset(r.id for r in _ALL if r.severity == "flag")
+
+
+def rule(rule_id: str) -> Rule:
+    try:
+        return RULES[rule_id]
+    except KeyError:
+        raise SpecError(f"unknown rule id {rule_id!r}") from None
