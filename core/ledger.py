@@ -70,6 +70,11 @@ def _check_payload(stream: str, kind: str, text: str) -> None:
         )
 
 
+def check_payload(stream: str, kind: str, text: str) -> None:
+    """Raise :class:`LedgerError` (``LEDGER_PII``) when ``text`` holds a full resident ID number."""
+    _check_payload(stream, kind, text)
+
+
 def _lock_head(session: Session, stream: str) -> LedgerHead:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
