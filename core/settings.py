@@ -30,7 +30,11 @@ class StoreSettings(BaseModel):
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {"raw": 90, "held": 30, "quarantine": 365, "curated": 365, "reports": 730}
     )
-    chunk_size: int = 1024 * 1024
+    chunk_size: int = 1024 * 1024  # plaintext bytes per authenticated chunk (and per read)
+    s3_part_size: int = 16 * 1024 * 1024  # multipart part size: an S3 put holds about one part in memory
+    license_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"  # licenses bucket object lock
+    license_lock_years: int = 30  # default retention of the licenses bucket (object lock)
+    staging_dir: Path | None = None  # where S3 puts spool before upload (default: the system temp dir)
 
 
 class KeySettings(BaseModel):
@@ -52,6 +56,11 @@ class PkiSettings(BaseModel):
     folder: Path | None = None  # default: <data_dir>/pki
     public_base_url: str = "http://127.0.0.1:8700"  # where CRL / AIA / TSA URLs point
     tsa_url: str | None = None  # None: the in-process TSA of the embedded default
+    sample: bool = True  # init makes a sample (样例 TEST) CA when none was imported
+    departments_file: Path | None = None  # extra/overriding departments (JSON), see licenses/pki
+    crl_validity_hours: int = 168  # nextUpdate of the issuing CA's CRL
+    seal_validity_days: int = 730  # department seal, platform seal
+    tsa_timeout_s: float = 10.0  # HTTP timeout of the timestamp client
 
 
 class PeerSettings(BaseModel):
@@ -62,14 +71,44 @@ class PeerSettings(BaseModel):
     max_response_bytes: int = 16 * 1024 * 1024
     retry_backoff_s: float = 0.5
     breaker_cooldown_s: float = 30.0
+    # connectors (issue 6): every duration below is multiplied by time_scale (tests: 0.01-0.1)
+    time_scale: float = 1.0
+    connect_timeout_s: float = 5.0
+    retry_attempts: int = 3  # tries per call inside a client (the outbox retries again later)
+    retry_max_backoff_s: float = 10.0
+    breaker_failures: int = 5  # consecutive retryable failures that open an endpoint's breaker
+    outbox_batch_rows: int = 500
+    outbox_batch_bytes: int = 2 * 1024 * 1024
+    outbox_concurrency: int = 2  # batches in flight per peer
+    outbox_lease_s: float = 60.0
+    outbox_max_attempts: int = 25  # then a row parks in the dead-letter state
+    outbox_retry_delay_s: float = 1.0  # base delay before a failed batch's rows are claimable again
+    message_body_cap_bytes: int = 4096  # bodies kept in the message log (after redaction); 0 = none
+    pull_page_size: int = 500
 
 
 class ApiSettings(BaseModel):
+    """The sharing API (gateway/): server, tokens, limits, webhooks, ledger anchoring."""
+
     host: str = "127.0.0.1"
     port: int = 8700
+    workers: int = 1  # uvicorn worker processes of `tongban api serve`
     token_ttl_s: int = 300
     audience: str = "tongban-sharing-api"
-    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024  # POST /v1/verify (PDF upload)
+    max_body_bytes: int = 64 * 1024  # every other request body
+    rate_limit_backend: Literal["memory", "redis"] = "memory"  # memory: per worker process
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rate_limit_per_s: float = 50.0  # sustained requests per second per client
+    rate_limit_burst: int = 100  # bucket size per client
+    client_cache_s: float = 10.0  # how long a worker caches a client's grants
+    ledger_linger_ms: float = 0.0  # extra wait to grow a group commit (0: natural batching)
+    anchor_interval_s: float = 3600.0  # RFC 3161 anchoring of the use-ledger heads (0: off)
+    webhook_interval_s: float = 5.0  # how often the worker looks for status changes and due deliveries
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 2.0  # first retry delay, doubled per attempt
+    webhook_timeout_s: float = 5.0
+    copy_max_days: int = 90  # longest validity of an annotated copy
 
 
 class Settings(BaseSettings):
