@@ -5,9 +5,10 @@ CoreError                      every error raised by core; carries a stable ``co
 ├── DatabaseError              database unreachable or not migrated
 ├── LedgerError                ledger append or verification failed
 ├── KeyStoreError              key missing, wrong passphrase, backend failure (never shows key material)
-├── StoreError                 object store failures
+├── StoreError                 object store failures (carries ``zone`` and ``key`` when known)
 │   ├── ObjectNotFound
-│   └── IntegrityError         stored bytes do not match their address or tag (names the key)
+│   ├── IntegrityError         stored bytes do not match their address or tag (names the key)
+│   └── StoreUnavailable       the backend cannot be reached or written (folder, S3 endpoint)
 ├── CalendarError              (reserved for runtime calendar lookups)
 └── FailpointHit               a failpoint configured to raise was reached
 """
@@ -45,6 +46,13 @@ class KeyStoreError(CoreError):
 class StoreError(CoreError):
     code = "STORE_ERROR"
 
+    def __init__(
+        self, message: str, *, code: str | None = None, zone: str | None = None, key: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.zone = zone
+        self.key = key
+
 
 class ObjectNotFound(StoreError):
     code = "STORE_NOT_FOUND"
@@ -52,6 +60,10 @@ class ObjectNotFound(StoreError):
 
 class IntegrityError(StoreError):
     code = "STORE_INTEGRITY"
+
+
+class StoreUnavailable(StoreError):
+    code = "STORE_UNAVAILABLE"
 
 
 class FailpointHit(CoreError):

@@ -8,6 +8,7 @@ from core import health
 from core.keys.base import PLATFORM_KEY
 from core.runtime import keystore, open_database
 from core.settings import Settings
+from core.store import check_store
 from migrations import runner
 
 
@@ -38,6 +39,7 @@ def doctor(settings: Settings) -> list[health.Check]:
             health.Check("settings", True, ", ".join(f"{k}={v}" for k, v in settings.describe().items())),
             health.check_database(db, runner.head_revision()),
             health.check_keystore(settings),
+            check_store(settings),
         ]
     finally:
         db.dispose()

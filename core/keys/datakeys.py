@@ -7,6 +7,7 @@ ones readable, so objects written under an old key stay readable without rewriti
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -31,7 +32,8 @@ class DataKey:
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    # a unique temporary name: concurrent writers must not rename each other's file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -99,7 +101,14 @@ class DataKeyring:
         """The current key of ``purpose``, created on first use."""
         pointer = self.folder / f"current-{purpose}"
         if not pointer.is_file():
-            return self.create(purpose)
+            # first use: one creator across threads and processes, or two writers could each make
+            # their own "current" key (fatal for a key that must stay stable, like the store's
+            # address key)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / f".lock-{purpose}", "a+b") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                if not pointer.is_file():
+                    return self.create(purpose)
         return self.get(pointer.read_text().strip())
 
     def rotate(self, purpose: str) -> DataKey:

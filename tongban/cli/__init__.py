@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 import typer
 
-from tongban.cli import system
+from tongban.cli import store, system
 
 app = typer.Typer(
     name="tongban",
@@ -33,6 +33,7 @@ def _root(
 
 
 system.register(app)
+app.add_typer(store.app, name="store")
 
 
 def main() -> None:
