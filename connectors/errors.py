@@ -185,7 +185,12 @@ def translate(
                 return ClientFault(msg, **ctx)
             return SoapFault(msg, fault_code=code, **ctx)
         if isinstance(exc, zx.TransportError):
-            return _http_status_error(int(exc.status_code or 0), str(exc.content or b"")[:200], **ctx)
+            status = int(exc.status_code or 0)
+            if 200 <= status < 300:  # zeep could not read a 2xx body
+                return MalformedResponse(
+                    f"reply is not a SOAP envelope: {str(exc.content or b'')[:120]}", **ctx
+                )
+            return _http_status_error(status, str(exc.content or b"")[:200], **ctx)
         if isinstance(exc, zx.XMLSyntaxError | zx.XMLParseError | zx.ValidationError | zx.LookupError):
             return MalformedResponse(f"reply is not valid for the contract: {exc}", **ctx)
         if isinstance(exc, zx.Error):

@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from connectors.errors import ConnectorError, MalformedResponse, ResponseTooLarge, Timeout, translate
 from connectors.resilience import CircuitBreaker, Timing, breaker_for, call_with_retry
+from connectors.xmlsafe import check_prolog
 from contracts.wire import wire_path
 
 PROVINCE_WSDL = wire_path("province.wsdl")
@@ -141,8 +142,9 @@ class BoundedTransport:
         except Exception:
             resp.close()
             raise
+        check_prolog(bytes(buf[:65536]))
         resp._content = bytes(buf)
-        resp._content_consumed = True
+        resp._content_consumed = True  # type: ignore[attr-defined]
         self.wire.response = resp._content[:65536]
         return resp
 

@@ -5,6 +5,7 @@ waitress keeps connections alive (FACTS.md: spyne under wsgiref opens a connecti
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +28,17 @@ class RunningServer:
         return f"http://{self.host}:{self.port}"
 
     def close(self) -> None:
-        self.server.close()
+        """Stop: close every channel (keep-alive ones too) inside the loop thread, then join."""
+        srv = self.server
+
+        def _close_all() -> None:
+            for ch in list(srv._map.values()):
+                with contextlib.suppress(OSError):
+                    ch.close()
+
+        srv.trigger.pull_trigger(_close_all)
         self.thread.join(timeout=5)
+        srv.task_dispatcher.shutdown(timeout=2)
 
 
 def start(app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> RunningServer:
@@ -39,6 +49,7 @@ def start(app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8) ->
         port=port,
         threads=threads,
         channel_timeout=30,
+        asyncore_loop_timeout=0.05,
         connection_limit=200,
         clear_untrusted_proxy_headers=True,
         ident="tongban-sandbox",
