@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from core.db import Database
-from core.keys import FileKeyStore, open_keystore
+from core.keys import AnyKeyStore, open_keystore
 from core.settings import Settings, load_settings
 
 
@@ -27,7 +27,7 @@ def shared_database(settings: Settings) -> Database:
     return _cached_database(settings.db_url)
 
 
-def keystore(settings: Settings, *, create: bool = False) -> FileKeyStore:
+def keystore(settings: Settings, *, create: bool = False) -> AnyKeyStore:
     return open_keystore(settings, create=create)
 
 

@@ -4,5 +4,6 @@ from core import events, ledger  # noqa: F401
 from core.db import Base
 from gateway import models as gateway_models  # noqa: F401
 from licenses import models as license_models  # noqa: F401
+from licenses.pki import models as pki_models  # noqa: F401
 
 metadata = Base.metadata

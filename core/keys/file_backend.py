@@ -31,6 +31,7 @@ from core.keys.base import TOKEN_KEY_PREFIX, InMemorySigner
 from core.keys.datakeys import DataKeyring, _write_private
 
 if TYPE_CHECKING:
+    from core.keys.pkcs11_backend import Pkcs11KeyStore
     from core.settings import Settings
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -214,12 +215,25 @@ def resolve_passphrase(settings: Settings, *, create: bool = False) -> bytes:
     return path.read_bytes().strip()
 
 
-def open_keystore(settings: Settings, *, create: bool = False) -> FileKeyStore:
-    """The key store the settings name."""
+def open_keystore(settings: Settings, *, create: bool = False) -> FileKeyStore | Pkcs11KeyStore:
+    """The key store the settings name: ``file`` (default) or ``pkcs11`` (signing keys on a token)."""
     if settings.keys.backend == "file":
         return FileKeyStore(settings.keys_folder, resolve_passphrase(settings, create=create))
+    if settings.keys.backend == "pkcs11":
+        from core.keys.pkcs11_backend import Pkcs11KeyStore
+
+        if settings.keys.pkcs11_pin is None:
+            raise ConfigError(
+                "the PKCS#11 backend needs the token's user PIN: set TONGBAN_KEYS__PKCS11_PIN",
+                code="PKCS11_PIN",
+            )
+        return Pkcs11KeyStore(
+            settings.keys.pkcs11_module,
+            settings.keys.pkcs11_token_label,
+            settings.keys.pkcs11_pin.get_secret_value(),
+            files=lambda: FileKeyStore(settings.keys_folder, resolve_passphrase(settings, create=create)),
+        )
     raise ConfigError(
-        f"key backend {settings.keys.backend!r} is not available in this build; "
-        "use TONGBAN_KEYS__BACKEND=file",
+        f"unknown key backend {settings.keys.backend!r}; use TONGBAN_KEYS__BACKEND=file or pkcs11",
         code="KEYSTORE_BACKEND",
     )
