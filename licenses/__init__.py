@@ -1,3 +1,132 @@
 """The e-license (电子证照) domain: PKI and timestamp authority, GB/T 36904 identifiers, rendering,
 PAdES signing, the registry and its status lifecycle, verification and annotated copies (加注件).
+
+Recipes (the raw pyhanko / ASN.1 / reportlab work lives in private modules)::
+
+    registry = open_registry(settings)                   # LicenseRegistry over db, store, PKI
+    lic = registry.issue(IssueRequest(type_code="business_license", issuer_code=USCC,
+                                      holders=[Holder(name, code, "001")], fields={...},
+                                      idempotency_key=f"{project_no}:{type_code}"))
+    outcomes = registry.issue_many(requests, on_progress=...)   # bulk, batch transactions
+    registry.get(license_id) -> LicenseView ; registry.find_by_holder(code, code_type, type_code=None)
+    registry.metadata(license_id) -> dict ; registry.face(license_id) -> Face ; registry.file(license_id)
+    registry.transition(license_id, "suspend", reason=..., actor=...)   # DOMAIN.md §3 table
+    registry.change(license_id, {"KZ_...": ...}) / registry.renew(license_id)  # new version
+    registry.expire_due() ; registry.reconcile_orphans()
+    report = verify_license(pdf, trust=trust(settings), registry=registry)     # never raises
+    verify_license_strict(pdf, ...)                                            # raises VerificationFailed
+    render_face(face, on_canvas=draw_annotation) -> bytes                      # for annotated copies
+
+PDF + PAdES (ECDSA P-256) deliberately instead of GB/T 36905's OFD + SM2 (DOMAIN.md §7).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from licenses._face import Holder, IssueRequest
+from licenses._pades import DEFAULT_PROFILE, PROFILES, Profile, Trust, certified_revision_length
+from licenses._render import Face
+from licenses._render import render as render_face
+from licenses._report import REASON_CODES, VerificationReport
+from licenses._seals import Seal, SealProvider
+from licenses.errors import (
+    GlyphMissing,
+    IdempotencyConflict,
+    LicenseError,
+    LicenseNotFound,
+    LicenseTypeError,
+    RegistryError,
+    RenderError,
+    SigningError,
+    TransitionRefused,
+    UniquenessConflict,
+    VerificationFailed,
+)
+from licenses.registry import (
+    TRANSITIONS,
+    IssuedLicense,
+    IssueOutcome,
+    LicenseRegistry,
+    LicenseView,
+    StatusEntry,
+)
+from licenses.verification import async_verify_license, verify_license, verify_license_strict
+
+if TYPE_CHECKING:
+    from core.db import Database
+    from core.settings import Settings
+    from core.store import ObjectStore
+
+
+def open_registry(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    store: ObjectStore | None = None,
+    profile: Profile | None = None,
+    batch_size: int = 32,
+) -> LicenseRegistry:
+    """The registry over the settings' database, object store and PKI (seals, trust, TSA)."""
+    from core.db import Database as _Database
+    from core.store import open_store
+    from licenses._pki_seals import PkiSealProvider
+    from licenses.pki import Pki
+
+    database = db or _Database(settings.db_url)
+    pki = Pki(settings, db=database)
+    return LicenseRegistry(
+        database,
+        store or open_store(settings),
+        PkiSealProvider(settings, pki),
+        profile=profile or DEFAULT_PROFILE,
+        verify_url=settings.pki.public_base_url.rstrip("/") + "/verify",
+        batch_size=batch_size,
+    )
+
+
+def trust(settings: Settings, *, db: Database | None = None) -> Trust:
+    """What a verifier trusts: our roots, the issuing CA and the current CRLs."""
+    from licenses._pki_seals import PkiSealProvider
+    from licenses.pki import Pki
+
+    return PkiSealProvider(settings, Pki(settings, db=db)).trust()
+
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "REASON_CODES",
+    "TRANSITIONS",
+    "Face",
+    "GlyphMissing",
+    "Holder",
+    "IdempotencyConflict",
+    "IssueOutcome",
+    "IssueRequest",
+    "IssuedLicense",
+    "LicenseError",
+    "LicenseNotFound",
+    "LicenseRegistry",
+    "LicenseTypeError",
+    "LicenseView",
+    "Profile",
+    "RegistryError",
+    "RenderError",
+    "Seal",
+    "SealProvider",
+    "SigningError",
+    "StatusEntry",
+    "TransitionRefused",
+    "Trust",
+    "UniquenessConflict",
+    "VerificationFailed",
+    "VerificationReport",
+    "async_verify_license",
+    "certified_revision_length",
+    "open_registry",
+    "render_face",
+    "trust",
+    "verify_license",
+    "verify_license_strict",
+]
