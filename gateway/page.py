@@ -1,0 +1,165 @@
+"""The public verify page: ``/verify/{license_id}?code=...`` (the QR code's target) and an upload form.
+
+Server-rendered Chinese HTML (Jinja2, autoescaped): valid or not valid and why, license name,
+issuer, issue date and the holder's name masked. Details are shown only with the right
+verification code from the QR, so ids cannot be enumerated for names. ``POST /verify/upload`` runs
+the full file check. Page hits are counted per day and outcome (:class:`~gateway.models.ApiPageHits`)
+and in Prometheus — counted, not chained: the public is not a ledgered client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import update
+from starlette.concurrency import run_in_threadpool
+
+from core.db import utcnow
+from core.masking import mask_name
+from gateway.deps import Svc
+from gateway.models import ApiPageHits
+from gateway.ports import LicenseView
+from gateway.services import Services
+
+router = APIRouter(tags=["public verify page"], include_in_schema=True)
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+
+REASON_TEXT = {
+    "tampered": "文件内容已被篡改",
+    "untrusted_issuer": "签章不是由受信任的机构签发",
+    "signer_revoked": "签章证书已被吊销",
+    "timestamp_invalid": "时间戳无效",
+    "disallowed_change": "签署后存在不允许的修改",
+    "status_not_valid": "证照当前状态不是有效",
+    "unknown_license": "证照登记簿中没有此证照",
+    "not_a_license": "该文件不是电子证照",
+    "copy_expired": "加注件已超过有效期",
+    "copy_recipient_mismatch": "加注件的使用单位不符",
+    "registry_mismatch": "文件与登记簿记录不一致",
+    "bad_code": "校验码不正确，请扫描证照上的二维码",
+}
+VALID = "01"
+HTML_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _count(svc: Services, outcome: str) -> None:
+    day = utcnow().date().isoformat()
+    svc.metrics.page_hits.labels(outcome).inc()
+    with svc.db.session() as s:
+        done = s.execute(
+            update(ApiPageHits)
+            .where(ApiPageHits.day == day, ApiPageHits.outcome == outcome)
+            .values(count=ApiPageHits.count + 1)
+        ).rowcount  # type: ignore[attr-defined]
+        if not done:
+            s.add(ApiPageHits(day=day, outcome=outcome, count=1))
+
+
+def _render(svc: Services, status_code: int, **ctx: Any) -> HTMLResponse:
+    html = _env.get_template("verify.html").render(platform=svc.settings.platform_name, **ctx)
+    return HTMLResponse(html, status_code=status_code, headers=HTML_HEADERS)
+
+
+def _license_ctx(view: LicenseView) -> dict[str, Any]:
+    return {
+        "license_id": view.license_id,
+        "name": view.name,
+        "issuer_name": view.issuer_name,
+        "issue_date": view.issue_date,
+        "holders": "、".join(mask_name(h.name) for h in view.holders) or "—",
+        "status_name": view.status_name,
+        "valid_until": view.valid_until,
+    }
+
+
+def _reasons(codes: list[str]) -> list[dict[str, str]]:
+    return [{"code": c, "text": REASON_TEXT.get(c, c)} for c in codes]
+
+
+@router.get("/verify/{license_id}", response_class=HTMLResponse, summary="核验页 (QR target)")
+async def verify_page(
+    license_id: str,
+    svc: Svc,
+    code: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    port = svc.licenses
+    if port is None:
+        return _render(svc, 503, outcome="unavailable", css="unknown", verdict="核验服务暂不可用", reasons=[])
+    view = await run_in_threadpool(port.get, license_id) if len(license_id) <= 120 else None
+    if view is None:
+        await run_in_threadpool(_count, svc, "unknown")
+        return _render(
+            svc,
+            404,
+            outcome="unknown",
+            css="unknown",
+            verdict="未找到该证照",
+            reasons=_reasons(["unknown_license"]),
+        )
+    if not code or not await run_in_threadpool(port.check_verify_code, license_id, code):
+        await run_in_threadpool(_count, svc, "bad_code")
+        return _render(
+            svc, 200, outcome="bad_code", css="unknown", verdict="无法核验", reasons=_reasons(["bad_code"])
+        )
+    if view.status == VALID:
+        await run_in_threadpool(_count, svc, "valid")
+        return _render(
+            svc, 200, outcome="valid", css="valid", verdict="有效", reasons=[], license=_license_ctx(view)
+        )
+    await run_in_threadpool(_count, svc, "not_valid")
+    return _render(
+        svc,
+        200,
+        outcome="not_valid",
+        css="invalid",
+        verdict=f"无效（{view.status_name}）",
+        reasons=_reasons(["status_not_valid"]),
+        license=_license_ctx(view),
+    )
+
+
+@router.post("/verify/upload", response_class=HTMLResponse, summary="核验上传的证照文件")
+async def verify_upload(
+    file: Annotated[UploadFile, File()],
+    svc: Svc,
+) -> HTMLResponse:
+    port = svc.licenses
+    if port is None:
+        return _render(svc, 503, outcome="unavailable", css="unknown", verdict="核验服务暂不可用", reasons=[])
+    data = await file.read(svc.settings.api.max_upload_bytes + 1)
+    if not data.startswith(b"%PDF-"):
+        await run_in_threadpool(_count, svc, "upload_not_pdf")
+        return _render(
+            svc, 422, outcome="not_valid", css="invalid", verdict="无效", reasons=_reasons(["not_a_license"])
+        )
+    report = await run_in_threadpool(port.verify, data, as_dept=None)
+    lid = report.get("license_id")
+    view = await run_in_threadpool(port.get, lid) if lid else None
+    valid = bool(report.get("valid"))
+    await run_in_threadpool(_count, svc, "upload_valid" if valid else "upload_not_valid")
+    copy = report.get("copy")
+    return _render(
+        svc,
+        200,
+        outcome="valid" if valid else "not_valid",
+        css="valid" if valid else "invalid",
+        verdict="有效" if valid else "无效",
+        reasons=_reasons(list(report.get("reasons", []))),
+        license=_license_ctx(view) if view else None,
+        copy=copy,
+    )

@@ -1,0 +1,162 @@
+"""Request and response bodies of the sharing API (pydantic; they make the OpenAPI document).
+
+Holder codes travel only in request bodies, never in a URL. Responses show holder codes masked.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")
+]
+UseCause = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(description="用证事由: why the license is needed (1–200 characters)"),
+]
+HolderCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+STATUS_ACTIONS = ("suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_In):
+    holder_code: HolderCode = Field(description="持证主体代码 (CZZTDM)")
+    holder_code_type: Code = Field(description="持证主体代码类型 (CZZTDMLX), e.g. 111 resident ID, 001 USCC")
+    type_code: Code | None = Field(default=None, description="证照类型代码 (ZZLXDM); must be granted")
+    purpose: Code = Field(description="a purpose code from the client's grant")
+    use_cause: UseCause
+
+
+class CopyRequestBody(_In):
+    purpose: Code
+    use_cause: UseCause
+    until: date = Field(description="last day the copy may be used (Asia/Shanghai date)")
+
+
+class StatusChangeRequest(_In):
+    action: Literal["suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer"]
+    reason: UseCause
+
+
+class HolderUsesRequest(_In):
+    holder_code: HolderCode
+    holder_code_type: Code
+
+
+class SubscriptionRequest(_In):
+    url: Annotated[str, StringConstraints(min_length=8, max_length=500, pattern=r"^https?://[^\s]+$")]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    expires_in: int
+
+
+class Holder(BaseModel):
+    name: str
+    code_type: str
+    code_masked: str
+
+
+class LicenseOut(BaseModel):
+    license_id: str = Field(description="证照标识 (ZZBS, GB/T 36904)")
+    type_code: str
+    name: str
+    number: str
+    issuer_name: str
+    issuer_code: str
+    issue_date: str
+    status: str
+    status_name: str
+    valid_from: str | None = None
+    valid_until: str | None = None
+    holders: list[Holder] = Field(default_factory=list)
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class SearchResponse(BaseModel):
+    count: int
+    licenses: list[LicenseOut]
+    use: UseRef
+
+
+class UseRef(BaseModel):
+    """Where the call was recorded in the use ledger."""
+
+    stream: str
+    seq: int
+    entry_hash: str
+
+
+class LicenseResponse(BaseModel):
+    license: LicenseOut
+    use: UseRef
+
+
+class CopyInfo(BaseModel):
+    purpose: str | None = None
+    recipient: str | None = None
+    until: str | None = None
+
+
+class VerifyResponse(BaseModel):
+    valid: bool
+    license_id: str | None = None
+    status: str | None = None
+    kind: str = "license"
+    copy_info: CopyInfo | None = Field(default=None, alias="copy")
+    reasons: list[str]
+    notes: list[str] = Field(default_factory=list)
+    use: UseRef
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class UseOut(BaseModel):
+    license_id: str
+    dept_code: str
+    client_id: str
+    at: str
+    op: str
+    purpose: str | None = None
+    cause: str | None = None
+    result: str | None = None
+    ledger: dict[str, Any]
+
+
+class HolderUsesResponse(BaseModel):
+    count: int
+    uses: list[UseOut]
+    use: UseRef
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    url: str
+    created_at: str
+    active: bool
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with a stable ``code``."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str | None = None
+
+    model_config = ConfigDict(extra="allow")
+
+
+SearchResponse.model_rebuild()

@@ -1,0 +1,139 @@
+"""Gateway fixtures: an initialised data dir, the app on ASGI transport, clients with grants.
+
+Tests talk to the real app through ``httpx.AsyncClient(transport=httpx.ASGITransport(app))``; a
+separate test starts ``tongban api serve`` as a real server on a loopback port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.db import Database
+from core.settings import Settings
+from gateway.app import create_app
+from gateway.clients import NewClient, add_client
+from gateway.ports import LicensePort
+from gateway.ratelimit import RateLimiter
+from gateway.services import Services, build_services
+from tongban import setup
+
+DEPT_A = "11510129008589710X"  # a department (USCC from DOMAIN.md)
+DEPT_B = "91350100M000100Y43"
+TYPE_BIZ = "91510000MA00000001001"  # placeholder type codes for tests without licenses
+TYPE_FOOD = "91510000MA00000001002"
+PURPOSE = "510129-GS-001"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class FakeClock:
+    """A settable clock for tokens and rate limits (deterministic tests)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+_PASSPHRASE = "gateway-tests-" + uuid.uuid4().hex
+_API = {"webhook_interval_s": 0, "anchor_interval_s": 0, "rate_limit_per_s": 1000.0, "rate_limit_burst": 1000}
+
+
+@pytest.fixture(scope="session")
+def _initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``tongban init`` per run (migrations, keys); each test gets a copy of the data dir."""
+    root = tmp_path_factory.mktemp("gw-template") / "var"
+    setup.init(Settings(data_dir=root, keys={"passphrase": _PASSPHRASE}))
+    return root
+
+
+@pytest.fixture
+def gw_settings(_initialised_template: Path, tmp_path: Path) -> Settings:
+    data = tmp_path / "var"
+    shutil.copytree(_initialised_template, data)
+    return Settings(data_dir=data, keys={"passphrase": _PASSPHRASE}, api=_API)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    services: Services
+    client: httpx.AsyncClient
+    db: Database
+
+    def add_client(self, dept: str = DEPT_A, **kw: Any) -> NewClient:
+        kw.setdefault("types", [TYPE_BIZ])
+        kw.setdefault("purposes", [PURPOSE])
+        return add_client(self.db, dept, **kw)
+
+    async def token(self, c: NewClient) -> str:
+        r = await self.client.post(
+            "/v1/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.secret},
+        )
+        assert r.status_code == 200, r.text
+        tok: str = r.json()["access_token"]
+        return tok
+
+    async def auth(self, c: NewClient) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(c)}"}
+
+
+@pytest.fixture
+async def make_gateway(gw_settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_gateway(licenses=..., limiter=..., clock=...)`` → :class:`Gateway` (closed after)."""
+    made: list[tuple[Services, httpx.AsyncClient]] = []
+
+    async def factory(
+        *,
+        licenses: LicensePort | None = None,
+        no_licenses: bool = False,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] | None = None,
+        settings: Settings | None = None,
+    ) -> Gateway:
+        s = settings or gw_settings
+        kwargs: dict[str, Any] = {"licenses": licenses, "limiter": limiter}
+        if clock is not None:
+            kwargs["clock"] = clock
+        svc = build_services(s, **kwargs)
+        if no_licenses:
+            svc.licenses = None
+        app = create_app(s, services=svc, background=False)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway.test")
+        made.append((svc, client))
+        return Gateway(s, svc, client, svc.db)
+
+    yield factory
+    for svc, client in made:
+        await client.aclose()
+        await svc.limiter.close()
+        svc.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    yield free_port()

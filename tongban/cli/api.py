@@ -1,0 +1,122 @@
+"""``tongban api``: serve the sharing API and manage its department clients."""
+
+from __future__ import annotations
+
+import typer
+
+from core.errors import CoreError
+from tongban.cli._common import EXIT_NEGATIVE, JsonOpt, console, emit_json, fail, fail_core, settings
+
+app = typer.Typer(
+    help="The sharing API (电子证照共享接口): serve it, register department clients.", no_args_is_help=True
+)
+client_app = typer.Typer(help="Department clients and their grants.", no_args_is_help=True)
+app.add_typer(client_app, name="client")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, "--host", help="Bind address (default: TONGBAN_API__HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default: TONGBAN_API__PORT, 8700)."),
+    workers: int = typer.Option(
+        None, "--workers", help="Worker processes (default: TONGBAN_API__WORKERS, 1)."
+    ),
+) -> None:
+    """Run the API with uvicorn (OpenAPI at /openapi.json, docs at /docs, verify page at /verify/...)."""
+    import uvicorn
+
+    s = settings()
+    try:
+        from core.runtime import keystore
+
+        keystore(s).token_signer()  # fail early, with the reason, if keys are missing
+    except CoreError as exc:
+        fail_core(exc)
+    uvicorn.run(
+        "gateway.app:app_from_env",
+        factory=True,
+        host=host or s.api.host,
+        port=port or s.api.port,
+        workers=workers or s.api.workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in (p.strip() for p in value.split(",")) if v]
+
+
+RoleOpt = typer.Option(
+    ["share"], "--role", help="share (search/copy/verify), status (issuer status changes), holder_portal."
+)
+
+
+@client_app.command("add")
+def client_add(
+    dept: str = typer.Argument(..., help="Department code (USCC of the department)."),
+    types: str = typer.Option("", "--types", help="License type codes it may see, comma separated."),
+    purposes: str = typer.Option("", "--purposes", help="Purpose codes it may state, comma separated."),
+    role: list[str] = RoleOpt,
+    name: str = typer.Option("", "--name", help="Display name."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Register a client; prints its id and a one-time secret (only a hash is stored)."""
+    from core.runtime import open_database
+    from gateway.clients import ClientError, add_client
+
+    s = settings()
+    db = open_database(s)
+    try:
+        new = add_client(db, dept, types=_split(types), purposes=_split(purposes), roles=role, name=name)
+    except ClientError as exc:
+        fail(str(exc))
+    except CoreError as exc:
+        fail_core(exc)
+    finally:
+        db.dispose()
+    if json_out:
+        emit_json({"client_id": new.client_id, "client_secret": new.secret, "dept": new.dept_code})
+        return
+    console.print(f"client_id     {new.client_id}")
+    console.print(f"client_secret {new.secret}")
+    console.print("[yellow]The secret is shown once; only its hash is stored.[/yellow]")
+
+
+@client_app.command("list")
+def client_list(json_out: bool = JsonOpt) -> None:
+    """List clients and their grants (never secrets)."""
+    from core.runtime import open_database
+    from gateway.clients import list_clients
+
+    s = settings()
+    db = open_database(s)
+    try:
+        rows = list_clients(db)
+    finally:
+        db.dispose()
+    if json_out:
+        emit_json(rows)
+        return
+    for r in rows:
+        console.print(
+            f"{r['client_id']}  {r['dept_code']}  {'disabled' if r['disabled'] else 'active'}  {r['grants']}"
+        )
+
+
+@client_app.command("disable")
+def client_disable(client_id: str) -> None:
+    """Disable a client (its tokens stop working within the grant cache time)."""
+    from core.runtime import open_database
+    from gateway.clients import disable_client
+
+    s = settings()
+    db = open_database(s)
+    try:
+        ok = disable_client(db, client_id)
+    finally:
+        db.dispose()
+    if not ok:
+        fail(f"no client {client_id!r}", code=EXIT_NEGATIVE)
+    console.print(f"disabled {client_id}")
