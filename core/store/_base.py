@@ -529,7 +529,7 @@ class ObjectStore(ABC):
             days = self.retention_days[z]
             cutoff = now - timedelta(days=days)
             counts = {"examined": 0, "expired": 0, "deleted": 0}
-            for summary in list(self._list(z, "")):
+            for summary in self._list(z, ""):  # listing stays valid while we delete behind it
                 counts["examined"] += 1
                 # created <= modified always (folder: equal; S3: set before the upload), so an
                 # object modified after the cutoff is not expired and needs no metadata read

@@ -13,15 +13,17 @@ import hmac
 import io
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core import failpoints, ledger
-from core.db import Database
+from core.db import Base, Database
 from core.errors import ConfigError, FailpointHit, IntegrityError, KeyStoreError, ObjectNotFound, StoreError
 from core.keys.datakeys import DataKeyring
+from core.ledger import LedgerEntry, LedgerHead
 from core.store import (
     ADDRESS_KEY_PURPOSE,
     CITIZEN_ZONES,
@@ -446,7 +448,18 @@ def test_sweep_deletes_expired_objects_and_records_each_in_the_ledger(
         assert chain.ok and chain.entries == 3
 
 
-def test_sweep_records_before_it_deletes(store: ObjectStore, db: Database) -> None:
+@pytest.fixture
+def ledger_db(tmp_path: Path) -> Iterator[Database]:
+    """A SQLite database with just the ledger tables (the full migrated tiers run in the test above)."""
+    database = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    tables = [Base.metadata.tables[t.__tablename__] for t in (LedgerHead, LedgerEntry)]
+    Base.metadata.create_all(database.engine, tables=tables)
+    yield database
+    database.dispose()
+
+
+def test_sweep_records_before_it_deletes(store: ObjectStore, ledger_db: Database) -> None:
+    db = ledger_db
     ref = store.put("held", b"rows")
     future = datetime.now(UTC) + timedelta(days=400)
     failpoints.enable(FP_SWEEP_AFTER_RECORD, "raise")
