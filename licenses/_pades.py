@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ FIELD_NAME = "ZZQZ"  # 证照签章: the certification signature field
 # hex digits reserved for the CMS blob: seal cert + issuing CA + a timestamp token with its chain
 # (~12 000 with our PKI); reserving skips pyhanko's sizing pass
 BYTES_RESERVED = 16384
+
+# B-LT signs offline on purpose (the CRLs are given): pyhanko's warning about it is noise
+logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
 

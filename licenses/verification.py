@@ -43,6 +43,9 @@ async def async_verify_license(
     report.license_id = str(lid) if lid else None
     if R.NOT_A_LICENSE in report.reasons or report.license_id is None:
         return report
+    if R.TAMPERED in report.reasons:  # the identifier in a broken file proves nothing: do not look it up
+        report.checks["registry"] = None
+        return report
     if registry is None:
         report.checks["registry"] = None
         return report
