@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 import typer
 
-from tongban.cli import api, store, system
+from tongban.cli import api, cases, store, system
 
 app = typer.Typer(
     name="tongban",
@@ -34,6 +34,7 @@ def _root(
 
 system.register(app)
 app.add_typer(store.app, name="store")
+app.add_typer(cases.app, name="cases")
 app.add_typer(api.app, name="api")
 
 
