@@ -539,6 +539,9 @@ class ObjectStore(ABC):
                     info = self.stat(z, summary.key)
                 except ObjectNotFound:
                     continue
+                except IntegrityError as exc:  # unknown age: keep it as evidence, let verify report it
+                    report.skipped.append({"zone": z.value, "key": summary.key, "error": str(exc)})
+                    continue
                 if info.created >= cutoff:
                     continue
                 counts["expired"] += 1

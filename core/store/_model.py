@@ -196,6 +196,11 @@ def check_metadata(
     content_type: str, source: str, schema_version: str, extra: Mapping[str, str] | None
 ) -> dict[str, str]:
     """Validate caller metadata (no resident IDs, bounded size) and return the extra fields."""
+    if not content_type.isascii() or not content_type.isprintable() or not content_type:
+        raise StoreError(
+            f"content type {content_type!r} must be a non-empty printable ASCII media type",
+            code="STORE_METADATA",
+        )
     _check_value("content_type", content_type)
     _check_value("source", source)
     _check_value("schema_version", schema_version)
@@ -275,6 +280,7 @@ class SweepReport:
     dry_run: bool
     zones: dict[str, dict[str, int]] = field(default_factory=dict)  # zone → examined/expired/deleted
     deleted: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # damaged metadata: age unknown, kept
     staging_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -283,5 +289,6 @@ class SweepReport:
             "dry_run": self.dry_run,
             "zones": self.zones,
             "deleted": self.deleted,
+            "skipped": self.skipped,
             "staging_removed": self.staging_removed,
         }

@@ -30,7 +30,7 @@ from typing import IO
 from core.errors import IntegrityError, StoreUnavailable
 from core.keys.datakeys import DataKeyring
 from core.store._base import KeyringSource, ObjectStore, RawObject, Staging, not_found
-from core.store._model import KEY_RE, ObjectInfo, ObjectSummary, Zone
+from core.store._model import KEY_RE, ObjectInfo, ObjectSummary, Zone, check_key
 
 READ_BLOCK_MIN = 256 * 1024
 
@@ -71,6 +71,7 @@ class FolderStore(ObjectStore):
     def path_for(self, zone: str | Zone, key: str) -> Path:
         """The file holding an object's stored bytes (for operators and tests)."""
         z = Zone.parse(zone)
+        check_key(z, key)
         return self.root / z.value / key[:2] / key
 
     @staticmethod

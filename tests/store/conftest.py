@@ -144,10 +144,13 @@ class RawAccess:
         st = self.store.client.stat_object(self.store.bucket(zone), key)
         return "\n".join(f"{k}: {v}" for k, v in st.metadata.items())
 
-    def write(self, zone: str | Zone, key: str, data: bytes) -> None:
-        """Replace the stored bytes, keeping the metadata (as a disk fault or a hand edit would)."""
+    def write(self, zone: str | Zone, key: str, data: bytes, *, keep_metadata: bool = True) -> None:
+        """Replace the stored bytes (as a disk fault or a hand edit would), keeping or losing the metadata."""
         if isinstance(self.store, FolderStore):
-            self.store.path_for(zone, key).write_bytes(data)
+            path = self.store.path_for(zone, key)
+            path.write_bytes(data)
+            if not keep_metadata:
+                path.with_name(path.name + ".meta.json").write_text("{}")
             return
         assert isinstance(self.store, S3Store)
         import base64
@@ -155,7 +158,7 @@ class RawAccess:
 
         bucket = self.store.bucket(zone)
         st = self.store.client.stat_object(bucket, key)
-        meta = {k: v for k, v in st.metadata.items() if k.lower().startswith("x-amz-meta-")}
+        meta = {k: v for k, v in st.metadata.items() if keep_metadata and k.lower().startswith("x-amz-meta-")}
         meta["x-amz-checksum-sha256"] = base64.b64encode(hashlib.sha256(data).digest()).decode()
         meta["x-amz-sdk-checksum-algorithm"] = "SHA256"
         self.store.client.put_object(bucket, key, io.BytesIO(data), len(data), metadata=meta)

@@ -475,6 +475,19 @@ def test_sweep_records_before_it_deletes(store: ObjectStore, ledger_db: Database
         assert [e.kind for e in ledger.entries(s, RETENTION_STREAM)] == ["object.expired"] * 2
 
 
+def test_sweep_keeps_objects_whose_metadata_is_damaged(
+    store: ObjectStore, raw: RawAccess, ledger_db: Database
+) -> None:
+    ref = store.put("held", b"rows")
+    raw.write("held", ref.key, raw.read("held", ref.key), keep_metadata=False)
+    with pytest.raises(IntegrityError, match="metadata") as err:
+        store.stat("held", ref.key)
+    assert err.value.key == ref.key
+    report = store.sweep(ledger_db, now=datetime.now(UTC) + timedelta(days=400), zones=["held"])
+    assert report.deleted == [] and [s["key"] for s in report.skipped] == [ref.key]
+    assert [s.key for s in store.ls("held")] == [ref.key]
+
+
 def test_a_put_that_dies_before_commit_leaves_no_object(store: ObjectStore, tmp_path: Path) -> None:
     failpoints.enable(FP_BEFORE_COMMIT, "raise")
     try:

@@ -225,6 +225,8 @@ def sweep(
     for name, counts in report.zones.items():
         console.print(f"  {name:11} examined {counts['examined']:6}  expired {counts['expired']:6}")
     console.print(f"{verb} {len(report.deleted)} objects (ledger stream store.retention)")
+    for item in report.skipped:
+        console.print(f"[yellow]kept[/yellow] {item['zone']}/{item['key']}: {item['error']}")
 
 
 @app.command("rotate-key")
