@@ -91,7 +91,10 @@ class PullCursor(Base):
 
 class InboundRow(Base):
     __tablename__ = "connector_inbound"
-    __table_args__ = (UniqueConstraint("peer", "row_guid"), Index("ix_connector_inbound_peer_id", "peer", "id"))
+    __table_args__ = (
+        UniqueConstraint("peer", "row_guid"),
+        Index("ix_connector_inbound_peer_id", "peer", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     peer: Mapped[str] = mapped_column(String(80), nullable=False)

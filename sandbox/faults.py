@@ -80,6 +80,7 @@ class FaultPlan:
     attack: str = "any"  # billion_laughs | external_entity | dtd | any
     seed: int = 1
     only_post: bool = True
+    cycle: bool = False  # when a fault is drawn, take the kinds in turn (every kind shows up early)
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -127,10 +128,17 @@ class FaultInjector:
         self._rng = random.Random(self.plan.seed)  # noqa: S311 - fault draws, not crypto
         self._lock = threading.Lock()
         self._attack_i = 0
+        self._cycle_i = 0
 
     def _draw(self) -> str | None:
         with self._lock:
             u = self._rng.random()
+            if self.plan.cycle:
+                if u >= self.plan.total:
+                    return None
+                active = [k for k in KINDS if getattr(self.plan, k) > 0]
+                self._cycle_i += 1
+                return active[(self._cycle_i - 1) % len(active)]
         acc = 0.0
         for k in KINDS:
             acc += getattr(self.plan, k)

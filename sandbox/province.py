@@ -275,8 +275,10 @@ class ProvinceStore:
                 part = guids[i : i + 500]
                 marks = ",".join("?" * len(part))
                 for g, t, s in c.execute(
-                    f"SELECT row_guid, table_name, seq FROM received WHERE row_guid IN ({marks})",  # noqa: S608
-                    part,
+                    f"SELECT row_guid, table_name, seq FROM received WHERE row_guid IN ({marks}) "  # noqa: S608
+                    "UNION ALL SELECT event_id, 'catalog_event', seq FROM catalog_events "
+                    f"WHERE event_id IN ({marks})",
+                    part + part,
                 ):
                     found[g] = (t, int(s))
         return [(g, g in found, found.get(g, (None, None))[0], found.get(g, (None, None))[1]) for g in guids]
