@@ -282,6 +282,7 @@ class LicenseRegistry:
         verify_url: str = "http://127.0.0.1:8700/verify",
         batch_size: int = 32,
         clock: Callable[[], datetime] = utcnow,
+        material_ttl_s: float = 300.0,
     ) -> None:
         if profile not in PROFILES:
             raise LicenseError(f"unknown PAdES profile {profile!r}: use one of {', '.join(PROFILES)}")
@@ -292,20 +293,32 @@ class LicenseRegistry:
         self.verify_url = verify_url
         self.batch_size = max(1, batch_size)
         self.clock = clock
-        self._signers: dict[str, SealSigner] = {}
-        self._seal_cache: dict[str, Seal] = {}
+        self.material_ttl = timedelta(seconds=material_ttl_s)
+        self._signers: dict[str, tuple[datetime, SealSigner]] = {}
+        self._seal_cache: dict[str, tuple[datetime, Seal]] = {}
 
     # -- signing material -------------------------------------------------------------------------
     def _seal(self, issuer_code: str) -> Seal:
-        seal = self._seal_cache.get(issuer_code)
-        if seal is None:
-            seal = self.seals.seal(issuer_code)
-            self._seal_cache[issuer_code] = seal
+        """The department's current seal; looked up again after ``material_ttl_s`` (rotation, revocation)."""
+        now = self.clock()
+        cached = self._seal_cache.get(issuer_code)
+        if cached is not None and now - cached[0] < self.material_ttl:
+            return cached[1]
+        seal = self.seals.seal(issuer_code)  # raises when the seal is revoked or expired
+        self._seal_cache[issuer_code] = (now, seal)
         return seal
 
+    def refresh_material(self) -> None:
+        """Forget cached seals, signers, CRLs and timestamper (after a rotation or revocation)."""
+        self._seal_cache.clear()
+        self._signers.clear()
+
     def _signer(self, seal: Seal) -> SealSigner:
-        signer = self._signers.get(seal.issuer_code)
-        if signer is None:
+        """One reusable signer per seal certificate, rebuilt after ``material_ttl_s`` (fresh CRLs)."""
+        now = self.clock()
+        key = f"{seal.issuer_code}:{seal.certificate.serial_number}"
+        cached = self._signers.get(key)
+        if cached is None or now - cached[0] >= self.material_ttl:
             signer = SealSigner(
                 key=seal.key,
                 certificate=seal.certificate,
@@ -315,8 +328,9 @@ class LicenseRegistry:
                 profile=self.profile,
                 seal_name=seal.seal_name,
             )
-            self._signers[seal.issuer_code] = signer
-        return signer
+            self._signers[key] = (now, signer)
+            return signer
+        return cached[1]
 
     # -- issuing ----------------------------------------------------------------------------------
     def issue(self, request: IssueRequest) -> IssuedLicense:
@@ -426,6 +440,12 @@ class LicenseRegistry:
                         seen[key] = i
                     rec = registered.get(key) if key else None
                     if rec is not None:
+                        intent = intents.get(key)
+                        if intent is not None and intent.request_hash != fp:
+                            raise IdempotencyConflict(
+                                f"idempotency key {key!r} was used for a different request "
+                                f"(it issued {rec.license_id})"
+                            )
                         outcomes[i] = IssueOutcome(req, license=_issued(rec, existed=True))
                         continue
                     fields = {**_face.derived_fields(t, req), **req.fields}
@@ -823,6 +843,14 @@ class LicenseRegistry:
     ) -> IssuedLicense:
         old = self.get(license_id, history=False)
         if old.status != "01":
+            with self.db.session() as s:  # a repeated request: the new version already exists
+                done = s.scalar(
+                    select(LicenseRecord).where(
+                        LicenseRecord.previous_license_id == license_id, LicenseRecord.lineage == action
+                    )
+                )
+                if done is not None:
+                    return _issued(done, existed=True)
             raise refuse(license_id, old.status, action)
         if old.version >= 999:
             raise RegistryError(f"license {license_id} has reached version 999", code="LICENSE_VERSION")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -84,8 +85,9 @@ def business_request(n: int | None = None, *, key: str | None = None, **fields: 
 
 
 def property_request(unit: str, owners: int = 2) -> IssueRequest:
+    seq = int(unit[-4:]) % 300  # distinct owners per unit
     holders = [
-        Holder(name, make_resident_id("510129", __import__("datetime").date(1980 + k, 1, 2), 100 + k), "111")
+        Holder(name, make_resident_id("510129", date(1980 + k, 1, 2), 100 + 3 * seq + k), "111")
         for k, name in enumerate(["王五", "赵六", "孙七"][:owners])
     ]
     return IssueRequest(
