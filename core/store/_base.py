@@ -248,10 +248,13 @@ class ObjectStore(ABC):
         hmac_key, address_key_id = self._address_key(z)
         created = datetime.now(UTC)
 
+        known_absent = False
         if isinstance(data, bytes | bytearray | memoryview):  # known content: skip the work if stored
             key = env.address_of(bytes(data), hmac_key)
-            with suppress(ObjectNotFound):
+            try:
                 return ObjectRef(self.stat(z, key), existed=True)
+            except ObjectNotFound:
+                known_absent = True
 
         result = EncodeResult()
         staging = self._new_staging(z)
@@ -275,7 +278,7 @@ class ObjectStore(ABC):
                 extra=extra_fields,
             )
             failpoints.hit(FP_BEFORE_COMMIT)
-            existing = self._commit(z, result.key, staging, info, result.stored_sha256)
+            existing = self._commit(z, result.key, staging, info, result.stored_sha256, known_absent)
         finally:
             staging.discard()
         if existing is not None:
@@ -584,9 +587,19 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def _commit(
-        self, zone: Zone, key: str, staging: Staging, info: ObjectInfo, stored_sha256: bytes
+        self,
+        zone: Zone,
+        key: str,
+        staging: Staging,
+        info: ObjectInfo,
+        stored_sha256: bytes,
+        known_absent: bool = False,
     ) -> ObjectInfo | None:
-        """Store the staged bytes under ``key``; return the existing info instead if already stored."""
+        """Store the staged bytes under ``key``; return the existing info instead if already stored.
+
+        ``known_absent``: the caller has just seen that ``key`` is not stored (a backend may skip
+        its own check; a concurrent writer of the same content then writes it twice, harmlessly).
+        """
 
     @abstractmethod
     def _head(self, zone: Zone, key: str) -> tuple[dict[str, str], int]:

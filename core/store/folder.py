@@ -106,7 +106,13 @@ class FolderStore(ObjectStore):
             raise StoreUnavailable(f"cannot write to {self.root / '.staging'}: {exc.strerror}") from exc
 
     def _commit(
-        self, zone: Zone, key: str, staging: Staging, info: ObjectInfo, stored_sha256: bytes
+        self,
+        zone: Zone,
+        key: str,
+        staging: Staging,
+        info: ObjectInfo,
+        stored_sha256: bytes,
+        known_absent: bool = False,
     ) -> ObjectInfo | None:
         assert isinstance(staging, _FileStaging)
         final = self.path_for(zone, key)

@@ -215,11 +215,18 @@ class S3Store(ObjectStore):
             raise StoreUnavailable(f"cannot create a staging file in {self.staging_dir}: {exc}") from exc
 
     def _commit(
-        self, zone: Zone, key: str, staging: Staging, info: ObjectInfo, stored_sha256: bytes
+        self,
+        zone: Zone,
+        key: str,
+        staging: Staging,
+        info: ObjectInfo,
+        stored_sha256: bytes,
+        known_absent: bool = False,
     ) -> ObjectInfo | None:
         bucket = self._ensure_bucket(zone)
-        with suppress(ObjectNotFound):
-            return self.stat(zone, key)
+        if not known_absent:
+            with suppress(ObjectNotFound):
+                return self.stat(zone, key)
         size = info.stored_size
         headers: dict[str, Any] = {
             META_PREFIX + name: quote(value, safe=META_SAFE) for name, value in info.to_meta().items()
