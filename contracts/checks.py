@@ -31,7 +31,7 @@ Public API::
     Verdict(line, row_guid, table, project_no, status, violations, flags)   # valid | held | quarantined
     BatchChecker(*, calendar=None, known_parents=None)
         .feed(line, row, error=None) -> list[Verdict] ; .finish() -> list[Verdict]
-    check_file(source, *, encoding=None, calendar=None) -> CheckReport
+    check_file(source | [batch sources...], *, encoding=None, calendar=None) -> CheckReport
     iter_verdicts(source, *, encoding=None, calendar=None) -> Iterator[Verdict]
     CheckReport.verdicts (by line) ; .quarantined ; .held ; .valid ; .reasons ; .flagged ; .summary()
 """
@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from contracts import rules as R
@@ -245,6 +246,7 @@ class Verdict:
     status: Status
     violations: tuple[Violation, ...] = ()
     flags: tuple[Violation, ...] = ()
+    file: str | None = None
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -259,6 +261,7 @@ class Verdict:
             "status": self.status,
             "violations": [v.as_dict() for v in self.violations],
             "flags": [f.as_dict() for f in self.flags],
+            "file": self.file,
         }
 
 
@@ -270,6 +273,7 @@ class _Held:
     project_no: str
     values: dict[str, Any]
     flags: tuple[Violation, ...]
+    file: str | None
 
 
 class BatchChecker:
@@ -299,33 +303,37 @@ class BatchChecker:
         if violations:
             self._claimed.discard(h.row_guid)  # a quarantined row owns no row_guid
             bad = tuple(violations)
-            return Verdict(h.line, h.row_guid, h.table, h.project_no, "quarantined", bad, h.flags)
-        return Verdict(h.line, h.row_guid, h.table, h.project_no, "valid", (), h.flags)
+            return Verdict(h.line, h.row_guid, h.table, h.project_no, "quarantined", bad, h.flags, h.file)
+        return Verdict(h.line, h.row_guid, h.table, h.project_no, "valid", (), h.flags, h.file)
 
-    def feed(self, line: int, row: Mapping[str, Any] | None, error: str | None = None) -> list[Verdict]:
+    def feed(
+        self, line: int, row: Mapping[str, Any] | None, error: str | None = None, *, file: str | None = None
+    ) -> list[Verdict]:
         """Check one row; returns the verdicts it settles (its own unless held, plus released children)."""
         if row is None:
             bad = Violation(R.ROW_NOT_JSON, None, error or "")
-            return [Verdict(line, None, None, None, "quarantined", (bad,))]
+            return [Verdict(line, None, None, None, "quarantined", (bad,), (), file)]
         guid = row.get("row_guid") if isinstance(row.get("row_guid"), str) else None
         project_no = row.get("project_no") if isinstance(row.get("project_no"), str) else None
         rc = check_row(row, calendar=self._cal)
         flags = tuple(rc.flags)
         if not rc.ok:
-            return [Verdict(line, guid, rc.table, project_no, "quarantined", tuple(rc.violations), flags)]
+            return [
+                Verdict(line, guid, rc.table, project_no, "quarantined", tuple(rc.violations), flags, file)
+            ]
         assert guid is not None and project_no is not None and rc.table is not None
         if guid in self._claimed:
             dup = Violation(R.ROW_DUPLICATE_GUID, "row_guid", f"row_guid {guid} already accepted earlier")
-            return [Verdict(line, guid, rc.table, project_no, "quarantined", (dup,), flags)]
+            return [Verdict(line, guid, rc.table, project_no, "quarantined", (dup,), flags, file)]
         self._claimed.add(guid)
         if rc.table == "up_pro_accept":
-            out = [Verdict(line, guid, rc.table, project_no, "valid", (), flags)]
+            out = [Verdict(line, guid, rc.table, project_no, "valid", (), flags, file)]
             if project_no not in self._parents:
                 self._parents[project_no] = rc.values["accept_date"]
             for h in self._held.pop(project_no, []):
                 out.append(self._case_check(h, self._parents[project_no]))
             return out
-        held = _Held(line, guid, rc.table, project_no, rc.values, flags)
+        held = _Held(line, guid, rc.table, project_no, rc.values, flags, file)
         parent_date = self._parents.get(project_no)
         if parent_date is None:
             self._held.setdefault(project_no, []).append(held)
@@ -338,7 +346,9 @@ class BatchChecker:
         for project_no, rows in self._held.items():
             for h in rows:
                 why = Violation(R.CHILD_PARENT_MISSING, "project_no", f"no accepted case {project_no}")
-                out.append(Verdict(h.line, h.row_guid, h.table, h.project_no, "held", (why,), h.flags))
+                out.append(
+                    Verdict(h.line, h.row_guid, h.table, h.project_no, "held", (why,), h.flags, h.file)
+                )
         self._held.clear()
         return out
 
@@ -386,19 +396,34 @@ class CheckReport:
         }
 
 
+def _batches(source: Source | Sequence[Source]) -> list[tuple[str | None, Source]]:
+    if isinstance(source, list | tuple):
+        items: list[Source] = list(source)
+        return [(Path(s).name if isinstance(s, str | Path) else str(i), s) for i, s in enumerate(items)]
+    single: Source = source  # type: ignore[assignment]
+    return [(None, single)]
+
+
 def iter_verdicts(
-    source: Source, *, encoding: str | None = None, calendar: WorkCalendar | None = None
+    source: Source | Sequence[Source], *, encoding: str | None = None, calendar: WorkCalendar | None = None
 ) -> Iterator[Verdict]:
-    """Verdicts in the order they are settled (held rows at the end)."""
+    """Verdicts in the order they are settled (held rows at the end). A list of sources is taken
+    as consecutive batches (earlier first): verdicts then carry ``file`` (the path's name, or the
+    batch index for non-path sources) and ``line`` within it."""
     checker = BatchChecker(calendar=calendar)
-    for parsed in read_lines(source, encoding=encoding):
-        yield from checker.feed(parsed.line, parsed.row, parsed.error)
+    for name, src in _batches(source):
+        for parsed in read_lines(src, encoding=encoding):
+            yield from checker.feed(parsed.line, parsed.row, parsed.error, file=name)
     yield from checker.finish()
 
 
 def check_file(
-    source: Source, *, encoding: str | None = None, calendar: WorkCalendar | None = None
+    source: Source | Sequence[Source], *, encoding: str | None = None, calendar: WorkCalendar | None = None
 ) -> CheckReport:
-    """Check a whole case file; verdicts sorted by line."""
-    verdicts = sorted(iter_verdicts(source, encoding=encoding, calendar=calendar), key=lambda v: v.line)
+    """Check a whole case file (or consecutive batch files); verdicts sorted by file order and line."""
+    order = {name: i for i, (name, _) in enumerate(_batches(source))}
+    verdicts = sorted(
+        iter_verdicts(source, encoding=encoding, calendar=calendar),
+        key=lambda v: (order.get(v.file, 0), v.line),
+    )
     return CheckReport(verdicts)

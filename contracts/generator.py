@@ -41,8 +41,9 @@ Public API::
                      late_ratio=0.12, pool_size=12)
     Emitted(kind: "row" | "defect" | "approval", data: dict)
     CaseGenerator(options, *, calendar=None, catalog=None).emit(count) -> Iterator[Emitted]
-    write_case_files(out, count, *, seed=0, bad_ratio=0.0, calendar=None, progress=None) -> GenerationSummary
-    defects_path(out) -> Path ; approvals_path(out) -> Path
+    write_case_files(out, count, *, seed=0, bad_ratio=0.0, batches=1, calendar=None, progress=None)
+        -> GenerationSummary
+    defects_path(out) -> Path ; approvals_path(out) -> Path ; batch_paths(out, batches) -> list[Path]
     held_children(defects) -> set[str]      # project_nos whose children the quality layer will hold
 """
 
@@ -762,54 +763,83 @@ class CaseGenerator:
             yield Emitted("approval", late.popleft()[1])
 
 
+def batch_paths(out: str | Path, batches: int) -> list[Path]:
+    """The case files written for ``batches`` > 1: ``cases.jsonl`` → ``cases.b001.jsonl`` …"""
+    p = Path(out)
+    return [p.with_name(f"{p.stem}.b{i:03d}{p.suffix}") for i in range(1, batches + 1)]
+
+
 def write_case_files(
     out: str | Path,
     count: int,
     *,
     seed: int = 0,
     bad_ratio: float = 0.0,
+    batches: int = 1,
     calendar: WorkCalendar | None = None,
     options: GeneratorOptions | None = None,
     progress: Callable[[int], None] | None = None,
     progress_every: int = 50_000,
 ) -> GenerationSummary:
-    """Write ``out``, ``out.defects.jsonl`` and ``out.approvals.jsonl``; see the module docstring."""
+    """Write ``out``, ``out.defects.jsonl`` and ``out.approvals.jsonl``; see the module docstring.
+
+    With ``batches`` K > 1 the rows are cut into K consecutive files (:func:`batch_paths`) instead
+    of ``out``, as a flaky township link would deliver them: cases that straddle a cut have rows in
+    two files, some children in a file before their parent's. Defect lines then carry ``"file"``
+    (the batch file's name) and ``"line"`` is the line within it."""
     if count < 1:
         raise ValueError("count must be >= 1")
+    if not 1 <= batches <= min(count, 999):
+        raise ValueError("batches must be within 1..min(count, 999)")
     opts = options or GeneratorOptions(seed=seed, bad_ratio=bad_ratio)
     gen = CaseGenerator(opts, calendar=calendar)
     out_p = Path(out)
     out_p.parent.mkdir(parents=True, exist_ok=True)
+    targets = [out_p] if batches == 1 else batch_paths(out_p, batches)
+    bounds = [count * (i + 1) // batches for i in range(batches)]  # last global line of each file
     summary = GenerationSummary()
     summary.files = {
-        "cases": str(out_p),
+        "cases": str(out_p) if batches == 1 else ",".join(str(t) for t in targets),
         "defects": str(defects_path(out_p)),
         "approvals": str(approvals_path(out_p)),
     }
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    with (
-        out_p.open("w", encoding="utf-8", buffering=1 << 20) as rows_f,
-        defects_path(out_p).open("w", encoding="utf-8") as defects_f,
-        approvals_path(out_p).open("w", encoding="utf-8") as approvals_f,
-    ):
-        for kind, data in gen.emit(count):
-            if kind == "row":
-                rows_f.write(dumps(data))
-                rows_f.write("\n")
-                summary.rows += 1
-                summary.by_table[data["table"]] += 1
-                if progress is not None and summary.rows % progress_every == 0:
-                    progress(summary.rows)
-            elif kind == "defect":
-                defects_f.write(dumps(data))
-                defects_f.write("\n")
-                summary.bad_rows += 1
-                summary.defects_by_rule[data["rule_id"]] += 1
-            else:
-                approvals_f.write(dumps(data))
-                approvals_f.write("\n")
-                summary.approvals += 1
-                summary.late_approvals += bool(data["late"])
+    index = 0
+    first_line = 0  # global line before the current file's first line
+    rows_f = targets[0].open("w", encoding="utf-8", buffering=1 << 20)
+    try:
+        with (
+            defects_path(out_p).open("w", encoding="utf-8") as defects_f,
+            approvals_path(out_p).open("w", encoding="utf-8") as approvals_f,
+        ):
+            for kind, data in gen.emit(count):
+                if kind == "row":
+                    if summary.rows == bounds[index]:
+                        rows_f.close()
+                        first_line = bounds[index]
+                        index += 1
+                        rows_f = targets[index].open("w", encoding="utf-8", buffering=1 << 20)
+                    rows_f.write(dumps(data))
+                    rows_f.write("\n")
+                    summary.rows += 1
+                    summary.by_table[data["table"]] += 1
+                    if progress is not None and summary.rows % progress_every == 0:
+                        progress(summary.rows)
+                elif kind == "defect":
+                    defect = data
+                    if batches > 1:
+                        defect = {**data, "line": data["line"] - first_line, "file": targets[index].name}
+                    defects_f.write(dumps(defect))
+                    defects_f.write("\n")
+                    summary.bad_rows += 1
+                    summary.defects_by_rule[data["rule_id"]] += 1
+                else:
+                    approvals_f.write(dumps(data))
+                    approvals_f.write("\n")
+                    summary.approvals += 1
+                    summary.late_approvals += bool(data["late"])
+    finally:
+        rows_f.close()
     summary.cases = gen.cases_built
     if progress is not None:
         progress(summary.rows)

@@ -21,6 +21,7 @@ from contracts.generator import (
     CaseGenerator,
     GeneratorOptions,
     approvals_path,
+    batch_paths,
     defects_path,
     held_children,
     write_case_files,
@@ -170,6 +171,36 @@ def test_exact_count_and_no_orphans_when_cut(tmp_path: Path, count: int) -> None
     assert {v.line for v in report.quarantined} == {d["line"] for d in defects}
     orphaned = held_children(defects)
     assert all(v.project_no in orphaned for v in report.held)
+
+
+def test_batches_spread_cases_across_files(tmp_path: Path) -> None:
+    out = tmp_path / "batched.jsonl"
+    summary = write_case_files(out, 2400, seed=21, bad_ratio=0.06, batches=4)
+    paths = batch_paths(out, 4)
+    assert summary.files["cases"] == ",".join(map(str, paths))
+    assert not out.exists()
+    per_file = [_jsonl(p) for p in paths]
+    assert [len(rows) for rows in per_file] == [600, 600, 600, 600]
+    file_of_accept = {
+        r["project_no"]: i for i, rows in enumerate(per_file) for r in rows if r["table"] == "up_pro_accept"
+    }
+    assert any(
+        i < file_of_accept.get(r.get("project_no"), -1)
+        for i, rows in enumerate(per_file)
+        for r in rows
+        if r["table"] != "up_pro_accept"
+    ), "some child must arrive in a file before its parent's"
+    defects = _jsonl(defects_path(out))
+    report = check_file(paths)
+    assert {(v.file, v.line) for v in report.quarantined} == {(d["file"], d["line"]) for d in defects}
+    for d in defects:
+        assert per_file[[p.name for p in paths].index(d["file"])][d["line"] - 1]["table"] == d["table"]
+    orphaned = held_children(defects)
+    assert all(v.project_no in orphaned for v in report.held)
+    # checked alone, a file holds the children whose parent is in a later file; in order they are released
+    assert sum(len(check_file(p).held) for p in paths) > len(report.held)
+    with pytest.raises(ValueError):
+        write_case_files(out, 3, batches=4)
 
 
 def test_memory_is_flat_in_count() -> None:

@@ -44,6 +44,9 @@ def generate(
         0.0, "--bad-ratio", min=0.0, max=1.0, help="Share of rows with one defect."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    batches: int = typer.Option(
+        1, "--batches", min=1, max=999, help="Cut the rows into this many consecutive files FILE-stem.bNNN."
+    ),
     calendar_dir: Path | None = CalendarDirOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -68,12 +71,15 @@ def generate(
             count,
             seed=seed,
             bad_ratio=bad_ratio,
+            batches=batches,
             calendar=calendar,
             progress=progress,
             progress_every=max(10_000, count // 20),
         )
     except OSError as exc:
         fail(f"cannot write {out}: {exc}", hint="choose a writable --out path")
+    except ValueError as exc:
+        fail(str(exc), hint="--batches must not exceed --count")
     seconds = time.perf_counter() - started
     if tty:
         err_console.print()
@@ -88,7 +94,7 @@ def generate(
         emit_json(doc)
         return
     console.print(
-        f"[green]wrote[/green] {summary.rows:,} rows ({summary.cases:,} cases) to {out} "
+        f"[green]wrote[/green] {summary.rows:,} rows ({summary.cases:,} cases) to {summary.files['cases']} "
         f"in {seconds:.1f} s ({doc['rows_per_s']:,} rows/s)"
     )
     console.print(f"  defects:   {summary.bad_rows:,} → {summary.files['defects']}")
