@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from core.canonical import canonical_bytes
 from core.db import utcnow
 from core.ledger_writer import Receipt
-from core.masking import mask_id
+from core.masking import mask_id, redact_text
 from gateway import clients, schemas
 from gateway.clients import ROLE_HOLDER_PORTAL, ROLE_SHARE, ROLE_STATUS, Principal
 from gateway.deps import Svc, Who
@@ -215,7 +215,7 @@ async def metadata(
             request_id=_rid(request),
             purpose=purpose,
             cause=use_cause,
-            extra=None if view else {"asked": license_id[:120]},
+            extra=None if view else {"asked": redact_text(license_id[:120])},
         ),
     )
     if view is None:

@@ -4,7 +4,7 @@ GatewayError                       every error the API answers with; a stable ``
 ├── Unauthorized        401        TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, CLIENT_INVALID
 ├── Forbidden           403        TYPE_NOT_GRANTED, PURPOSE_NOT_GRANTED, ROLE_NOT_GRANTED, NOT_ISSUER
 ├── NotFound            404        LICENSE_NOT_FOUND, NOT_FOUND
-├── Conflict            409        STATUS_TRANSITION_REFUSED
+├── Conflict            409        STATUS_TRANSITION_REFUSED, COPY_REFUSED
 ├── PayloadTooLarge     413        PAYLOAD_TOO_LARGE
 ├── UnsupportedMedia    415        UNSUPPORTED_MEDIA_TYPE
 ├── Unprocessable       422        VALIDATION_FAILED, NOT_A_PDF
@@ -38,6 +38,7 @@ CODES: dict[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "资源不存在 (not found)"),
     "METHOD_NOT_ALLOWED": (405, "方法不允许 (method not allowed)"),
     "STATUS_TRANSITION_REFUSED": (409, "证照状态不允许此变更 (status transition refused)"),
+    "COPY_REFUSED": (409, "证照当前无效，不能出具加注件 (license not valid: no copy)"),
     "PAYLOAD_TOO_LARGE": (413, "请求体过大 (payload too large)"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "不支持的内容类型 (unsupported media type)"),
     "VALIDATION_FAILED": (422, "请求参数不合法 (validation failed)"),

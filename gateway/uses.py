@@ -76,7 +76,7 @@ class UseRecorder:
         if use.holder_key:
             doc["holder_key"] = use.holder_key
         if use.extra:
-            doc["extra"] = {k: redact_text(v) if isinstance(v, str) else v for k, v in use.extra.items()}
+            doc["extra"] = dict(use.extra)  # server-made values; client text is masked by the caller
         return doc
 
     async def record(self, who: Principal, use: Use) -> Receipt:

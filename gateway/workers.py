@@ -24,15 +24,11 @@ log = logging.getLogger(__name__)
 
 def timestamper(settings: Settings) -> tuple[Callable[[bytes], TimestampToken], str]:
     """``(stamp_digest, label)`` for the configured TSA: a URL, else the in-process one (said so)."""
-    from core.timestamp import TimestampClient
+    from licenses.pki import timestamp_client
 
+    client = timestamp_client(settings)
     if settings.pki.tsa_url:
-        client = TimestampClient(url=settings.pki.tsa_url, timeout_s=settings.pki.tsa_timeout_s)
         return client.stamp_digest, settings.pki.tsa_url
-    from licenses.pki import in_process_tsa  # type: ignore[attr-defined]
-
-    tsa = in_process_tsa(settings)
-    client = TimestampClient(responder=tsa)
     return client.stamp_digest, "in-process TSA (embedded default; set TONGBAN_PKI__TSA_URL in production)"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.validators import make_uscc
 from core.db import Database
 from core.settings import Settings
 from gateway.app import create_app
@@ -28,8 +29,8 @@ from tongban import setup
 
 DEPT_A = "11510129008589710X"  # a department (USCC from DOMAIN.md)
 DEPT_B = "91350100M000100Y43"
-TYPE_BIZ = "91510000MA00000001001"  # placeholder type codes for tests without licenses
-TYPE_FOOD = "91510000MA00000001002"
+TYPE_BIZ = "11100000YL0000012P001"  # 营业执照
+TYPE_FOOD = "11100000YL0000012P002"  # 食品经营许可证
 PURPOSE = "510129-GS-001"
 
 
@@ -55,18 +56,94 @@ _PASSPHRASE = "gateway-tests-" + uuid.uuid4().hex
 _API = {"webhook_interval_s": 0, "anchor_interval_s": 0, "rate_limit_per_s": 1000.0, "rate_limit_burst": 1000}
 
 
+@dataclass(frozen=True)
+class Issued:
+    """Licenses issued into the template data dir (ids)."""
+
+    biz_h1: str  # 营业执照 of holder H1
+    food_h1: str  # 食品经营许可证 of holder H1 (a type the share client is not granted)
+    biz_h2: str  # 营业执照 of holder H2 (revoked by some tests)
+    verify_code_biz_h1: str
+
+
+H1 = make_uscc("92", "510129", "MA0000A1")
+H2 = make_uscc("92", "510129", "MA0000B2")
+
+
+def _issue_samples(settings: Settings) -> Issued:
+    from licenses import Holder, IssueRequest, open_registry
+    from licenses.pki import Pki
+
+    db = Database(settings.db_url)
+    try:
+        with Pki(settings, db=db) as pki:
+            pki.init()
+        reg = open_registry(settings, db=db)
+        biz = {
+            "KZ_LX": "个体工商户",
+            "KZ_JYZ": "张三",
+            "KZ_ZCXS": "个人经营",
+            "KZ_JYCS": "四川省成都市大邑县晋原街道示例路88号",
+            "KZ_JYFW": "餐饮服务；食品销售（仅销售预包装食品）。",
+        }
+        food = {
+            "KZ_FDDBR": "张三",
+            "KZ_ZS": "四川省成都市大邑县晋原街道示例路88号",
+            "KZ_JYCS": "四川省成都市大邑县晋原街道示例路88号",
+            "KZ_ZTYT": "餐饮服务经营者",
+            "KZ_JYXM": "热食类食品制售",
+            "KZ_RCJDGLJG": "大邑县市场监督管理局",
+        }
+        b1 = reg.issue(
+            IssueRequest(
+                "business_license",
+                DEPT_A,
+                [Holder("大邑县示例餐馆", H1, "001")],
+                biz,
+                idempotency_key="gw:b1",
+            )
+        )
+        f1 = reg.issue(
+            IssueRequest(
+                "food_business_license",
+                DEPT_A,
+                [Holder("大邑县示例餐馆", H1, "001")],
+                food,
+                idempotency_key="gw:f1",
+            )
+        )
+        b2 = reg.issue(
+            IssueRequest(
+                "business_license",
+                DEPT_A,
+                [Holder("大邑县示例面馆", H2, "001")],
+                biz,
+                idempotency_key="gw:b2",
+            )
+        )
+        return Issued(b1.license_id, f1.license_id, b2.license_id, b1.verify_code)
+    finally:
+        db.dispose()
+
+
 @pytest.fixture(scope="session")
-def _initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ``tongban init`` per run (migrations, keys); each test gets a copy of the data dir."""
+def _initialised_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Issued]:
+    """One ``tongban init`` + PKI + three licenses per run; each test gets a copy of the data dir."""
     root = tmp_path_factory.mktemp("gw-template") / "var"
-    setup.init(Settings(data_dir=root, keys={"passphrase": _PASSPHRASE}))
-    return root
+    s = Settings(data_dir=root, keys={"passphrase": _PASSPHRASE})
+    setup.init(s)
+    return root, _issue_samples(s)
 
 
 @pytest.fixture
-def gw_settings(_initialised_template: Path, tmp_path: Path) -> Settings:
+def issued(_initialised_template: tuple[Path, Issued]) -> Issued:
+    return _initialised_template[1]
+
+
+@pytest.fixture
+def gw_settings(_initialised_template: tuple[Path, Issued], tmp_path: Path) -> Settings:
     data = tmp_path / "var"
-    shutil.copytree(_initialised_template, data)
+    shutil.copytree(_initialised_template[0], data)
     return Settings(data_dir=data, keys={"passphrase": _PASSPHRASE}, api=_API)
 
 
