@@ -173,6 +173,7 @@ class ObjectStore(ABC):
     """Content-addressed zones over a backend (see :class:`FolderStore`, :class:`S3Store`)."""
 
     backend: ClassVar[str]
+    wants_stored_sha256: ClassVar[bool] = True  # _commit receives the SHA-256 of the stored bytes
 
     def __init__(
         self,
@@ -310,39 +311,45 @@ class ObjectStore(ABC):
     def _encode(
         self, zone: Zone, chunks: Iterator[bytes], hmac_key: bytes | None, result: EncodeResult
     ) -> Iterator[bytes]:
+        """Yield the stored bytes of ``chunks`` and fill ``result`` (address, sizes) at the end."""
         address = env.Address(hmac_key)
-        stored = hashlib.sha256()
-        size = stored_size = 0
+        size = 0
         if not zone.citizen_data:
             for chunk in chunks:
                 address.update(chunk)
-                stored.update(chunk)
                 size += len(chunk)
                 yield chunk
-            stored_size = size
-        else:
-            dk = self.keyring.current(env.DATA_KEY_PURPOSE)
-            enc = env.Encryptor(zone.value, dk.key_id, dk.key, self.chunk_size)
-            result.data_key_id, result.encryption = dk.key_id, ENCRYPTION_CHUNKED
+            result.key, result.size, result.stored_size = address.hexdigest(), size, size
+            result.stored_sha256, result.done = bytes.fromhex(result.key), True  # stored == plaintext
+            return
+        # the SHA-256 of the stored bytes is only needed by backends that send it (S3 checksums)
+        stored = hashlib.sha256() if self.wants_stored_sha256 else None
+        dk = self.keyring.current(env.DATA_KEY_PURPOSE)
+        enc = env.Encryptor(zone.value, dk.key_id, dk.key, self.chunk_size)
+        result.data_key_id, result.encryption = dk.key_id, ENCRYPTION_CHUNKED
+        stored_size = len(enc.header)
+        if stored is not None:
             stored.update(enc.header)
-            stored_size = len(enc.header)
-            yield enc.header
-            pending: bytes | None = None
-            for chunk in chunks:
-                if pending is not None:
-                    sealed = enc.seal(pending, final=False)
+        yield enc.header
+        pending: bytes | None = None
+        for chunk in chunks:
+            if pending is not None:
+                sealed = enc.seal(pending, final=False)
+                if stored is not None:
                     stored.update(sealed)
-                    stored_size += len(sealed)
-                    yield sealed
-                address.update(chunk)
-                size += len(chunk)
-                pending = chunk
-            sealed = enc.seal(pending or b"", final=True)
+                stored_size += len(sealed)
+                yield sealed
+            address.update(chunk)
+            size += len(chunk)
+            pending = chunk
+        sealed = enc.seal(pending or b"", final=True)
+        if stored is not None:
             stored.update(sealed)
-            stored_size += len(sealed)
-            yield sealed
+        stored_size += len(sealed)
+        yield sealed
         result.key, result.size, result.stored_size = address.hexdigest(), size, stored_size
-        result.stored_sha256, result.done = stored.digest(), True
+        result.stored_sha256 = stored.digest() if stored is not None else b""
+        result.done = True
 
     # -- reading -----------------------------------------------------------------------------------
     def stat(self, zone: str | Zone, key: str) -> ObjectInfo:

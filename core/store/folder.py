@@ -51,6 +51,7 @@ class FolderStore(ObjectStore):
     """Objects as files under one folder."""
 
     backend = "folder"
+    wants_stored_sha256 = False
 
     def __init__(
         self,
