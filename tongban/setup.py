@@ -9,11 +9,12 @@ from core.keys.base import PLATFORM_KEY
 from core.runtime import keystore, open_database
 from core.settings import Settings
 from core.store import check_store
+from licenses.pki import Pki, PkiNotInitialised, check_pki
 from migrations import runner
 
 
 def init(settings: Settings) -> dict[str, Any]:
-    """Data dir, migrations, platform key and token key. Safe to run again."""
+    """Data dir, migrations, platform key, token key and the development PKI. Safe to run again."""
     steps = []
     settings.data_path.mkdir(parents=True, exist_ok=True)
     steps.append(f"data dir {settings.data_path}")
@@ -29,6 +30,11 @@ def init(settings: Settings) -> dict[str, Any]:
         steps.append(f"access-token key created (kid {kid})")
     else:
         steps.append(f"access-token key present (kid {kid})")
+    with Pki(settings, keystore=ks) as pki:
+        try:
+            steps.extend(pki.init())
+        except PkiNotInitialised as exc:  # TONGBAN_PKI__SAMPLE=false and no CA imported yet
+            steps.append(f"PKI not initialised: {exc}")
     return {"data_dir": str(settings.data_path), "steps": steps}
 
 
@@ -40,6 +46,7 @@ def doctor(settings: Settings) -> list[health.Check]:
             health.check_database(db, runner.head_revision()),
             health.check_keystore(settings),
             check_store(settings),
+            check_pki(settings),
         ]
     finally:
         db.dispose()

@@ -8,17 +8,19 @@ tools and pyhanko look for.
 
 Signing: many tokens (SoftHSM2 among them) offer only the raw ``CKM_ECDSA`` mechanism, so the
 SHA-256 digest is computed here, the token signs it, and the raw ``r || s`` is converted to
-DER. One session per store, used under a lock (PKCS#11 sessions are not for concurrent use);
-open a store per process (after a fork, open a new one).
+DER. PKCS#11 login is per process and token, so all stores on one token in a process share one
+logged-in session, used under one lock (sessions are not for concurrent use); after a fork, open
+the store again in the child.
 
 Access-token keys and data-encryption keys are not legal seals: they stay in the file backend
 (a :class:`~core.keys.file_backend.FileKeyStore` beside this one), so this store delegates
 ``datakeys`` and the ``token_*`` methods to it.
 
-For pyhanko's own ``PKCS11Signer`` use :meth:`Pkcs11KeyStore.pyhanko_params` (module, token
-label, PIN, key and certificate labels) with ``use_raw_mechanism=True`` — required with
-SoftHSM2, whose ECDSA is raw only — or wrap :meth:`Pkcs11KeyStore.signer` (a
-:class:`~core.keys.base.Signer`) the way ``licenses.pki`` does.
+For pyhanko's own ``PKCS11Signer``: pass :attr:`Pkcs11KeyStore.session` (under
+:attr:`Pkcs11KeyStore.lock`) with the labels from :meth:`Pkcs11KeyStore.pyhanko_params` and
+``use_raw_mechanism=True`` — required with SoftHSM2, whose ECDSA is raw only. Do not let pyhanko
+open a second logged-in session in the same process (``UserAlreadyLoggedIn``). Or wrap
+:meth:`Pkcs11KeyStore.signer` (a :class:`~core.keys.base.Signer`) in a pyhanko ``Signer``.
 
 SoftHSM2 needs ``SOFTHSM2_CONF`` pointing at a config whose ``tokendir`` the process owns, and an
 initialised token: ``softhsm2-util --init-token --free --label L --so-pin S --pin P``.
@@ -27,6 +29,7 @@ initialised token: ``softhsm2-util --init-token --free --label L --so-pin S --pi
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,30 +102,31 @@ class Pkcs11Signer:
         return f"<Pkcs11Signer {self._name!r} P-256 on token {self._store.token_label!r}>"
 
 
-class Pkcs11KeyStore:
-    """Signing keys on a PKCS#11 token selected by label; token and data keys via a file store."""
+@dataclass
+class _SharedSession:
+    session: Any
+    lock: threading.RLock
+    pin_digest: bytes
+    users: int
 
-    def __init__(
-        self,
-        module: str,
-        token_label: str,
-        pin: str,
-        *,
-        files: Callable[[], FileKeyStore] | None = None,
-    ) -> None:
-        import pkcs11
 
-        if not pin:
-            raise ConfigError(
-                "the PKCS#11 user PIN is empty: set TONGBAN_KEYS__PKCS11_PIN", code="PKCS11_PIN"
-            )
-        self.module = module
-        self.token_label = token_label
-        self._pin = pin
-        self._files_factory = files
-        self._files: FileKeyStore | None = None
-        self._lock = threading.RLock()
-        self._signers: dict[str, Pkcs11Signer] = {}
+# PKCS#11 login is per process and token: a second C_Login fails (UserAlreadyLoggedIn), so every
+# store on one token in this process shares one logged-in session and one lock.
+_SESSIONS: dict[tuple[str, str], _SharedSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _open_shared(module: str, token_label: str, pin: str) -> _SharedSession:
+    import pkcs11
+
+    digest = hashlib.sha256(pin.encode()).digest()
+    with _SESSIONS_LOCK:
+        shared = _SESSIONS.get((module, token_label))
+        if shared is not None:
+            if not hmac.compare_digest(shared.pin_digest, digest):
+                raise KeyStoreError(f"wrong PIN for token {token_label!r}", code="PKCS11_PIN")
+            shared.users += 1
+            return shared
         try:
             lib = pkcs11.lib(module)
         except Exception as exc:
@@ -144,24 +148,66 @@ class Pkcs11KeyStore:
                 f"several PKCS#11 tokens are labelled {token_label!r}", code="PKCS11_TOKEN"
             ) from exc
         try:
-            self._session = token.open(user_pin=pin, rw=True)
+            session = token.open(user_pin=pin, rw=True)
         except pkcs11.PinIncorrect as exc:
             raise KeyStoreError(f"wrong PIN for token {token_label!r}", code="PKCS11_PIN") from exc
+        except pkcs11.UserAlreadyLoggedIn:
+            session = token.open(rw=True)  # another library in this process logged in: share its login
         except pkcs11.PKCS11Error as exc:
             raise KeyStoreError(
                 f"cannot open a session on token {token_label!r}: {type(exc).__name__}", code="PKCS11_SESSION"
             ) from exc
+        shared = _SharedSession(session, threading.RLock(), digest, 1)
+        _SESSIONS[(module, token_label)] = shared
+        return shared
+
+
+class Pkcs11KeyStore:
+    """Signing keys on a PKCS#11 token selected by label; token and data keys via a file store."""
+
+    def __init__(
+        self,
+        module: str,
+        token_label: str,
+        pin: str,
+        *,
+        files: Callable[[], FileKeyStore] | None = None,
+    ) -> None:
+        if not pin:
+            raise ConfigError(
+                "the PKCS#11 user PIN is empty: set TONGBAN_KEYS__PKCS11_PIN", code="PKCS11_PIN"
+            )
+        self.module = module
+        self.token_label = token_label
+        self._pin = pin
+        self._files_factory = files
+        self._files: FileKeyStore | None = None
+        self._signers: dict[str, Pkcs11Signer] = {}
+        self._shared: _SharedSession | None = _open_shared(module, token_label, pin)
+        self._session = self._shared.session
+        self._lock = self._shared.lock
 
     def __repr__(self) -> str:
         return f"<Pkcs11KeyStore token={self.token_label!r} module={self.module}>"
 
     def close(self) -> None:
-        with self._lock:
-            self._session.close()
+        """Release this store's use of the shared session (closed, and logged out, with the last one)."""
+        with _SESSIONS_LOCK:
+            shared, self._shared = self._shared, None
+            if shared is None:
+                return
+            shared.users -= 1
+            if shared.users == 0:
+                _SESSIONS.pop((self.module, self.token_label), None)
+                with shared.lock:
+                    shared.session.close()
 
     @property
     def session(self) -> Any:
-        """The open ``pkcs11.Session`` (for pyhanko's ``PKCS11Signer``); use it under :attr:`lock`."""
+        """The logged-in ``pkcs11.Session`` this process shares for the token; use it under :attr:`lock`.
+
+        Give it to pyhanko's ``PKCS11Signer`` rather than opening a second logged-in session.
+        """
         return self._session
 
     @property
