@@ -78,8 +78,8 @@ def test_each_change_writes_history_ledger_and_event(lic_env: LicEnv) -> None:
     req = business_request()
     lic = reg.issue(req)
     with lic_env.db.session() as s:
-        n_ledger = s.scalar(select(func.count()).select_from(LedgerEntry))
-        n_events = s.scalar(select(func.count()).select_from(DomainEvent))
+        n_ledger = s.scalar(select(func.count()).select_from(LedgerEntry)) or 0
+        n_events = s.scalar(select(func.count()).select_from(DomainEvent)) or 0
     reg.transition(lic.license_id, "suspend", reason="抽查", actor="市场监管执法大队")
     reg.transition(lic.license_id, "reinstate", reason="整改完成", actor="市场监管执法大队")
     with lic_env.db.session() as s:
