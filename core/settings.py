@@ -111,6 +111,14 @@ class ApiSettings(BaseModel):
     copy_max_days: int = 90  # longest validity of an annotated copy
 
 
+class QualitySettings(BaseModel):
+    """Data-quality gate (quality/): hold time of child rows waiting for their parent, report size."""
+
+    hold_hours: float = 72.0  # a held child row is quarantined (child.parent_missing) after this
+    report_sample_rows: int = 20  # failing rows shown (masked) in each batch report
+    calendar_dir: Path | None = None  # working-day supplements (<year>.json); default $TONGBAN_CALENDAR_DIR
+
+
 class Settings(BaseSettings):
     """All settings of a tongban process."""
 
@@ -129,6 +137,7 @@ class Settings(BaseSettings):
     pki: PkiSettings = Field(default_factory=PkiSettings)
     peers: PeerSettings = Field(default_factory=PeerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
     @cached_property
     def data_path(self) -> Path:
