@@ -1,14 +1,15 @@
 """The departments that hold a seal (电子印章) certificate: a list kept as data, easy to extend.
 
-The built-in list is ``departments.json`` beside this module (sample departments of 大邑县 510129,
-天全县 511825 and 达州市 511700). An operator adds or replaces departments with a JSON file of the
-same shape named by ``TONGBAN_PKI__DEPARTMENTS_FILE``: an entry whose ``code`` is already known
-replaces the built-in one, others are added. The key of a department is its ``code`` (a short
-slug, also part of its key names) and its USCC (统一社会信用代码), which the service-item
-catalog of ``contracts`` uses for issuing authorities (ZZBFJGDM).
+The built-in list is ``departments.json`` beside this module: the issuing departments of the
+service-item catalog of ``contracts`` (same USCCs and names, 大邑县 510129, 天全县 511825,
+达州市 511700, 西林县 451030, 邵阳县 430523; a test keeps the two in step). An operator adds or
+replaces departments with a JSON file of the same shape named by ``TONGBAN_PKI__DEPARTMENTS_FILE``:
+an entry whose ``code`` is already known replaces the built-in one, others are added. A department
+is found by its ``code`` (a short slug, also part of its key names) or its USCC (统一社会信用代码),
+which the catalog uses for issuing authorities (ZZBFJGDM).
 
-Every entry is checked when loaded: code syntax, USCC check character (GB 32100) and the check
-character of the embedded organization code (GB 11714), region code, no duplicates.
+Every entry is checked when loaded: code syntax, USCC (GB 32100 check character and the embedded
+GB 11714 organization code, by ``contracts.validators``), region code, name length, no duplicates.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from contracts.validators import uscc_problem
 from licenses.pki.errors import PkiError, UnknownDepartment
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 _REGION = re.compile(r"^\d{6}$")
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
 @dataclass(frozen=True)
@@ -50,27 +49,6 @@ class Department:
         return asdict(self)
 
 
-def uscc_is_valid(code: str) -> bool:
-    """GB 32100 check character and the GB 11714 check of the embedded organization code.
-
-    (``contracts`` owns the validators of record; this copy guards the department data file.)
-    """
-    if len(code) != 18 or any(c not in _USCC_ALPHABET for c in code):
-        return False
-    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
-    check = 31 - total % 31
-    if _USCC_ALPHABET[0 if check == 31 else check] != code[17]:
-        return False
-    body, org_check = code[8:16], code[16]
-    if not re.fullmatch(r"[0-9A-Z]{8}", body):
-        return False
-    org_total = sum(
-        (int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True)
-    )
-    expected = 11 - org_total % 11
-    return org_check == ("X" if expected == 10 else "0" if expected == 11 else str(expected))
-
-
 def _parse(doc: Any, source: str) -> list[Department]:
     if not isinstance(doc, dict) or not isinstance(doc.get("departments"), list):
         raise PkiError(f"{source}: expected an object with a 'departments' list", code="PKI_DEPARTMENTS_FILE")
@@ -88,9 +66,10 @@ def _parse(doc: Any, source: str) -> list[Department]:
                 f"{source}: department code {dept.code!r} must be 2-40 of a-z, 0-9, '-'",
                 code="PKI_DEPARTMENTS_FILE",
             )
-        if not uscc_is_valid(dept.uscc):
+        problem = uscc_problem(dept.uscc)
+        if problem is not None:
             raise PkiError(
-                f"{source}: department {dept.code!r} has an invalid USCC {dept.uscc!r}",
+                f"{source}: department {dept.code!r} has an invalid USCC {dept.uscc!r}: {problem}",
                 code="PKI_DEPARTMENTS_FILE",
             )
         if len(f"{dept.name}（样例）".encode()) > 64:

@@ -21,7 +21,7 @@ def test_concurrent_revocations_all_land_in_the_newest_crl(db: Database, tmp_pat
     with Pki(settings, db=db) as pki:
         pki.init()
         first = pki.crl().number
-        serials = [pki.seal(d.code).serial for d in pki.departments]
+        serials = [pki.seal(d.code).serial for d in pki.departments][:8]
     barrier = threading.Barrier(len(serials))
 
     def revoke(serial: str) -> int:

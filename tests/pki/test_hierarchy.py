@@ -148,7 +148,7 @@ def test_openssl_accepts_every_issued_certificate_and_rejects_a_foreign_root(
 
 @pytest.mark.tools
 def test_revocation_goes_into_a_crl_openssl_accepts(pki: Pki, openssl: Openssl, tmp_path: Path) -> None:
-    victim = pki.seal("dayi-ga")
+    victim = pki.seal("dayi-zrzy")
     before = pki.crl()
     since = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     result = pki.revoke(victim.serial.lower(), "key-compromise", invalidity_date=since)
@@ -186,13 +186,13 @@ def test_revocation_goes_into_a_crl_openssl_accepts(pki: Pki, openssl: Openssl, 
     fine.write_bytes(pem(pki.seal("dayi-scjg").certificate))
     assert openssl(*verify_args(trust), fine).returncode == 0
 
-    with pytest.raises(CertificateRevoked, match="rotate-seal dayi-ga"):
-        pki.seal("dayi-ga")
+    with pytest.raises(CertificateRevoked, match="rotate-seal dayi-zrzy"):
+        pki.seal("dayi-zrzy")
     with pytest.raises(UnknownCertificate):
         pki.revoke("ABCDEF", "unspecified")
     with pytest.raises(Exception, match="root CA cannot be revoked"):
         pki.revoke(normalize_serial(pki.root_certificate().serial_number))
-    replacement = pki.rotate_seal("dayi-ga")
+    replacement = pki.rotate_seal("dayi-zrzy")
     assert replacement.generation == 2 and not pki.is_revoked(replacement.serial)
 
 
@@ -282,12 +282,13 @@ def test_rotate_seal_keeps_earlier_signatures_verifiable(pki: Pki, openssl: Open
 def test_departments_errors_and_extension(make_pki: Callable[..., Pki], tmp_path: Path) -> None:
     extra = tmp_path / "depts.json"
     extra.write_text(
-        '{"departments": [{"code": "xilin-scjg", "name": "西林县市场监督管理局",'
+        '{"departments": [{"code": "xilin-wsjk", "name": "西林县卫生健康局",'
         ' "uscc": "11451030755101088R", "region_code": "451030",'
         ' "province": "广西壮族自治区", "locality": "西林县"}]}',
         encoding="utf-8",
     )
-    from licenses.pki.departments import load_departments, uscc_is_valid
+    from contracts.validators import is_valid_uscc as uscc_is_valid
+    from licenses.pki.departments import load_departments
 
     assert uscc_is_valid("11510129008589710X") and uscc_is_valid("91350100M000100Y43")
     assert not uscc_is_valid("115101290085897124")  # USCC check passes, embedded org code does not
@@ -295,7 +296,7 @@ def test_departments_errors_and_extension(make_pki: Callable[..., Pki], tmp_path
     assert uscc_is_valid("11451030755101088R")
     pki = make_pki(pki={"departments_file": extra})
     assert (
-        pki.seal("xilin-scjg").certificate.subject.get_attributes_for_oid(NameOID.LOCALITY_NAME)[0].value
+        pki.seal("xilin-wsjk").certificate.subject.get_attributes_for_oid(NameOID.LOCALITY_NAME)[0].value
         == "西林县"
     )
     with pytest.raises(UnknownDepartment, match="known: dayi-scjg"):
@@ -388,7 +389,7 @@ def test_import_of_a_real_ca(make_pki: Callable[..., Pki], openssl: Openssl, tmp
     seal_key = ec.generate_private_key(ec.SECP256R1())
     outside = (
         x509.CertificateBuilder()
-        .subject_name(name("大邑县公安局电子证照专用章"))
+        .subject_name(name("大邑县自然资源局电子证照专用章"))
         .issuer_name(ca.subject)
         .public_key(seal_key.public_key())
         .serial_number(x509.random_serial_number())
@@ -398,10 +399,27 @@ def test_import_of_a_real_ca(make_pki: Callable[..., Pki], openssl: Openssl, tmp
         .sign(ca_key, hashes.SHA256())
     )
     with pytest.raises(ImportRejected, match="does not match"):
-        pki.import_certificate("seal:dayi-ga", outside, key=ec.generate_private_key(ec.SECP256R1()))
-    rec = pki.import_certificate("seal:dayi-ga", outside, key=seal_key)
+        pki.import_certificate("seal:dayi-zrzy", outside, key=ec.generate_private_key(ec.SECP256R1()))
+    rec = pki.import_certificate("seal:dayi-zrzy", outside, key=seal_key)
     assert rec.generation == 2 and rec.source == "imported"
-    material = pki.seal("dayi-ga")
-    assert material.serial == rec.serial and material.key_name == "seal.dayi-ga.2"
+    material = pki.seal("dayi-zrzy")
+    assert material.serial == rec.serial and material.key_name == "seal.dayi-zrzy.2"
     signature = material.signer.sign(b"x")
     seal_key.public_key().verify(signature, b"x", ec.ECDSA(hashes.SHA256()))
+
+
+def test_departments_match_the_issuing_departments_of_the_service_item_catalog() -> None:
+    """Every license issuer of the contracts catalog has a seal here, with the same USCC and name."""
+    from contracts.catalog import load_catalog
+    from licenses.pki.departments import load_departments
+
+    ours = {d.uscc: d for d in load_departments()}
+    catalog = load_catalog()
+    issuers = {item.department for item in catalog.items}
+    for dept in catalog.departments:
+        if dept.code not in issuers:
+            continue
+        assert dept.code in ours, (
+            f"{dept.name} ({dept.code}) issues licenses but has no seal: add it to departments.json"
+        )
+        assert ours[dept.code].name == dept.name and ours[dept.code].region_code == dept.region_code

@@ -128,7 +128,7 @@ def test_http_tsa_and_crl_routes_on_a_real_server(
         assert http.get("/pki/crl/other.crl").status_code == 404
 
         # a revocation changes the CRL (new ETag) at once
-        pki.revoke(pki.seal("dayi-mz").serial, "privilegeWithdrawn")
+        pki.revoke(pki.seal("dayi-rsj").serial, "privilegeWithdrawn")
         fresh = http.get("/pki/crl/issuing.crl", headers={"If-None-Match": etag})
         assert fresh.status_code == 200 and fresh.headers["etag"] != etag
         assert len(x509.load_der_x509_crl(fresh.content)) == 1
