@@ -63,6 +63,7 @@ from contracts import rules as R
 from contracts.calendar import WorkCalendar, default_calendar
 from contracts.catalog import Catalog, Department, ServiceItem, load_catalog
 from contracts.codes import CODE_LISTS
+from contracts.errors import UnknownYearError
 from contracts.fields import TABLES
 from contracts.licensetypes import LicenseType, load_license_types
 from contracts.regions import DEMO_JURISDICTIONS, REGIONS, region_full_name
@@ -307,9 +308,15 @@ class CaseGenerator:
         return f"{region_full_name(region)}{r.choice(TOWNS[region])}{r.choice(ROADS)}{r.randint(1, 288)}号"
 
     def _workday_on_or_after(self, d: date) -> date:
-        while not self.cal.is_workday(d):
+        """First working day on or after ``d`` (weekends-only in a year no schedule covers)."""
+        while True:
+            try:
+                if self.cal.is_workday(d):
+                    return d
+            except UnknownYearError:
+                if d.weekday() < 5:
+                    return d
             d += timedelta(days=1)
-        return d
 
     def _add(self, d: date, n: int) -> date:
         return self.cal.add_workdays(d, n).date
