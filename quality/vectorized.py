@@ -29,7 +29,8 @@ Public API::
 """
 
 # numpy's stubs do not type object arrays and ufuncs over Python types precisely enough for strict mypy
-# mypy: disable-error-code="call-overload, arg-type, type-var, no-any-return, assignment, return-value, union-attr, misc"  # noqa: E501
+# mypy: disable-error-code="call-overload, arg-type, type-var, no-any-return"
+# mypy: disable-error-code="assignment, return-value, union-attr, misc"
 from __future__ import annotations
 
 import re

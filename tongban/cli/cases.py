@@ -101,3 +101,9 @@ def generate(
     console.print(
         f"  approvals: {summary.approvals:,} ({summary.late_approvals:,} late) → {summary.files['approvals']}"
     )
+
+
+# quality commands (validate, receipt verify, quarantine …) live in cases_quality.py
+from tongban.cli import cases_quality  # noqa: E402
+
+cases_quality.register(app)
