@@ -133,6 +133,15 @@ async def verify_page(
     )
 
 
+@router.get("/verify", response_class=HTMLResponse, summary="核验页 (the QR code's form: ?id=...&code=...)")
+async def verify_page_qr(
+    svc: Svc,
+    id: Annotated[str, Query(max_length=120)] = "",
+    code: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    return await verify_page(id, svc, code)
+
+
 @router.post("/verify/upload", response_class=HTMLResponse, summary="核验上传的证照文件")
 async def verify_upload(
     file: Annotated[UploadFile, File()],

@@ -1,0 +1,268 @@
+"""End to end over real HTTP: ``tongban api serve`` on a loopback port, the authorization matrix
+against it, the verify page in headless Chromium, and the ``license copy`` / ``audit`` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.jws import sign_compact
+from core.runtime import keystore
+from core.settings import Settings
+from gateway.clients import add_client
+from tests.gateway.conftest import DEPT_A, H1, PURPOSE, TYPE_BIZ, TYPE_FOOD, Issued, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "TONGBAN_DATA_DIR": str(settings.data_dir),
+            "TONGBAN_KEYS__PASSPHRASE": settings.keys.passphrase.get_secret_value(),  # type: ignore[union-attr]
+            "TONGBAN_API__WEBHOOK_INTERVAL_S": "0",
+            "TONGBAN_API__ANCHOR_INTERVAL_S": "0",
+            "TONGBAN_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def server(gw_settings: Settings, issued: Issued) -> Iterator[tuple[str, Settings]]:
+    """``tongban api serve`` in a subprocess; one biz license revoked beforehand (for the page)."""
+    from licenses import open_registry
+
+    reg = open_registry(gw_settings)
+    reg.transition(issued.biz_h2, "revoke", reason="测试吊销", actor="test")
+    reg.db.dispose()
+    port = free_port()
+    env = _env(gw_settings, TONGBAN_API__RATE_LIMIT_PER_S="0.001", TONGBAN_API__RATE_LIMIT_BURST="9")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tongban", "api", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"server did not start: {out[-2000:]}")
+            time.sleep(0.1)
+        yield base, gw_settings
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_authorization_matrix_over_real_http(server: tuple[str, Settings], issued: Issued) -> None:
+    base, settings = server
+    from core.db import Database
+
+    db = Database(settings.db_url)
+    c = add_client(db, DEPT_A, types=[TYPE_BIZ], purposes=[PURPOSE])
+    db.dispose()
+    with httpx.Client(base_url=base, timeout=30) as http:
+        tok = http.post(
+            "/v1/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.secret},
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {tok}"}
+        ks = keystore(settings)
+        kid, signer = ks.token_signer()
+        now = int(time.time())
+        expired = sign_compact(
+            signer,
+            {
+                "iss": "tongban",
+                "sub": c.client_id,
+                "aud": settings.api.audience,
+                "iat": now - 600,
+                "exp": now - 300,
+                "jti": "e" * 32,
+            },
+            kid=kid,
+        )
+        body = {"holder_code": H1, "holder_code_type": "001", "purpose": PURPOSE, "use_cause": "办理许可"}
+
+        def search(headers: dict[str, str], **kw: str) -> httpx.Response:
+            return http.post("/v1/licenses:search", json={**body, **kw}, headers=headers)
+
+        assert search({}).status_code == 401
+        r = search({"Authorization": f"Bearer {expired}"})
+        assert r.status_code == 401 and r.json()["code"] == "TOKEN_EXPIRED"
+        assert search({"Authorization": f"Bearer {tok[:-3]}AAA"}).status_code == 401
+        r = search(auth)
+        assert r.status_code == 200 and [x["license_id"] for x in r.json()["licenses"]] == [issued.biz_h1]
+        assert search(auth, type_code=TYPE_FOOD).status_code == 403
+        assert search(auth, purpose="NOPE").status_code == 403
+        assert search(auth, use_cause="").status_code == 422
+        assert search(auth, use_cause="长" * 201).status_code == 422
+        r = http.get(
+            f"/v1/licenses/{issued.biz_h1}", params={"purpose": PURPOSE, "use_cause": "核对"}, headers=auth
+        )
+        assert r.status_code == 200 and r.json()["use"]["seq"] == 2
+        codes = [search(auth).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429], codes  # burst 9: 6 authenticated calls before these
+        r = search(auth)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert "tongban_api_requests_total" in http.get("/metrics").text
+    res = subprocess.run(
+        [sys.executable, "-m", "tongban", "audit", "verify", "--json"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    doc = json.loads(res.stdout)
+    (chain,) = [ch for ch in doc["chains"] if ch["stream"] == f"use.{c.client_id}"]
+    assert res.returncode == 0 and chain["ok"] and chain["entries"] == 5  # 5 allowed calls, 5 entries
+
+
+def test_verify_page_in_headless_chromium(
+    server: tuple[str, Settings], issued: Issued, tmp_path: Path
+) -> None:
+    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian chromium is required at {CHROMIUM} (./run installs it)")
+    base, settings = server
+    from licenses import open_registry
+
+    reg = open_registry(settings)
+    code_h2 = reg.get(issued.biz_h2).verify_code
+    reg.db.dispose()
+    ARTIFACTS.mkdir(exist_ok=True)
+    profile = tmp_path / "chromium-profile"  # a fresh --user-data-dir
+    cases = [
+        ("valid", f"/verify/{issued.biz_h1}?code={issued.verify_code_biz_h1}", "有效", "valid"),
+        ("revoked", f"/verify/{issued.biz_h2}?code={code_h2}", "无效", "not_valid"),
+        ("unknown", "/verify/1.2.156.3005.2.nothing?code=ABC", "未找到该证照", "unknown"),
+        (
+            "qr",
+            f"/verify?id={issued.biz_h1}&code={issued.verify_code_biz_h1.replace('-', '')}",
+            "有效",
+            "valid",
+        ),
+    ]
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            for name, url, verdict, outcome in cases:
+                page.goto(base + url)
+                el = page.locator("#verdict")
+                assert el.inner_text().startswith(verdict), (name, el.inner_text())
+                assert el.get_attribute("data-outcome") == outcome, name
+                if outcome != "unknown":
+                    assert page.locator("#license-name").inner_text() == "营业执照"
+                    assert page.locator("#issuer").inner_text()
+                    holder = page.locator("#holder").inner_text()
+                    assert "*" in holder and "示例" not in holder  # the name is masked
+                assert page.locator("form#upload input[type=file]").count() == 1
+                page.screenshot(path=str(ARTIFACTS / f"verify-page-{name}.png"), full_page=True)
+            # the upload form runs the full file check
+            original = open_registry(settings).file(issued.biz_h1)
+            (ARTIFACTS / "license.pdf").write_bytes(original)
+            page.goto(base + f"/verify/{issued.biz_h1}?code={issued.verify_code_biz_h1}")
+            page.set_input_files("form#upload input[type=file]", str(ARTIFACTS / "license.pdf"))
+            page.click("form#upload button[type=submit]")
+            page.wait_for_selector("#verdict")
+            assert page.locator("#verdict").inner_text() == "有效"
+            page.screenshot(path=str(ARTIFACTS / "verify-page-upload.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_license_copy_command(gw_settings: Settings, issued: Issued, tmp_path: Path) -> None:
+    out = tmp_path / "copy.pdf"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tongban",
+            "license",
+            "copy",
+            issued.biz_h1,
+            "--purpose",
+            PURPOSE,
+            "--cause",
+            "办理许可",
+            "--to",
+            DEPT_A,
+            "--until",
+            time.strftime("%Y-%m-%d", time.localtime(time.time() + 86400 * 5)),
+            "--out",
+            str(out),
+            "--json",
+        ],
+        env=_env(gw_settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert out.read_bytes().startswith(b"%PDF-") and doc["recipient"] == DEPT_A
+    pdfsig = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True, check=False).stdout
+    assert "Signature is Valid." in pdfsig
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tongban",
+            "license",
+            "copy",
+            "1.2.3.none",
+            "--purpose",
+            PURPOSE,
+            "--cause",
+            "x",
+            "--to",
+            DEPT_A,
+            "--until",
+            "2030-01-01",
+            "--out",
+            str(out),
+        ],
+        env=_env(gw_settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 1
