@@ -38,8 +38,6 @@ app.add_typer(cases.app, name="cases")
 app.add_typer(api.app, name="api")
 app.add_typer(audit.app, name="audit")
 app.add_typer(license_copy.app, name="license")
-app.add_typer(audit.app, name="audit")
-app.add_typer(license_copy.app, name="license")
 app.add_typer(pki.app, name="pki")
 
 
