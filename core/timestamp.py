@@ -223,13 +223,14 @@ def _verify_signature(signed: cms.SignedData, tst_bytes: bytes) -> x509.Certific
     sid = info["sid"]
     if sid.name != "issuer_and_serial_number":
         return None  # subject key identifier: nothing to match without the TSA certificate
-    issuer, serial = sid.chosen["issuer"], sid.chosen["serial_number"].native
+    issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native
     match = None
     for choice in signed["certificates"] or []:
         if choice.name != "certificate":
             continue
         cert = choice.chosen
-        if cert.serial_number == serial and cert.issuer == issuer:
+        # compare names as encoded (asn1crypto's Name equality runs LDAP string prep: slow)
+        if cert.serial_number == serial and cert.issuer.dump() == issuer:
             match = cert
             break
     if match is None:
@@ -242,7 +243,7 @@ def _verify_signature(signed: cms.SignedData, tst_bytes: bytes) -> x509.Certific
     digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
     if digests != [_HASHES[digest_alg][0](tst_bytes).digest()]:
         raise TimestampInvalid("the token's message digest attribute does not match its TSTInfo")
-    signed_attrs = cms.CMSAttributes(list(attrs)).dump()  # re-tagged as a SET OF for verification
+    signed_attrs = b"\x31" + attrs.dump()[1:]  # the [0] IMPLICIT tag back to SET OF (RFC 5652 5.4)
     signature = bytes(info["signature"].native)
     algo = info["signature_algorithm"]["algorithm"].native
     key = certificate.public_key()

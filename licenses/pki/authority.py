@@ -292,6 +292,7 @@ class Pki:
         self.folder = settings.pki_folder
         self.base_url = settings.pki.public_base_url.rstrip("/")
         self._keystore = keystore
+        self._owns_keystore = keystore is None
         self._owns_db = db is None
         self.db = db or Database(settings.db_url)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -312,6 +313,11 @@ class Pki:
     def close(self) -> None:
         if self._owns_db:
             self.db.dispose()
+        if self._owns_keystore and self._keystore is not None:
+            closer = getattr(self._keystore, "close", None)  # a PKCS#11 store releases its session
+            if closer is not None:
+                closer()
+            self._keystore = None
 
     def now(self) -> datetime:
         return self._clock().astimezone(UTC)
