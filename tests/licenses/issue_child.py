@@ -30,7 +30,7 @@ def main() -> int:
     args = ap.parse_args()
     registry = open_registry(load_settings(), batch_size=args.batch)
     for o in registry.issue_many(requests(args.n, args.offset, args.prefix)):
-        doc = {"key": o.request.idempotency_key}
+        doc: dict[str, object] = {"key": o.request.idempotency_key}
         if o.license is not None:
             doc |= {"license_id": o.license.license_id, "existed": o.license.existed}
         else:

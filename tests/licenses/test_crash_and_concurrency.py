@@ -69,6 +69,7 @@ def test_crash_then_resume_leaves_every_license_once(tmp_path: Path, failpoint: 
     try:
         n = 8
         crashed = child(env, n, failpoint=failpoint)
+        assert isinstance(crashed, subprocess.CompletedProcess)
         assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr[-2000:]
         assert "failpoint" in crashed.stderr
         resumed = env.registry.issue_many(requests(n))  # the resumed run (same idempotency keys)

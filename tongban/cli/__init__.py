@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 import typer
 
-from tongban.cli import api, audit, cases, license_copy, pki, store, system
+from tongban.cli import api, audit, cases, license, pki, store, system
 
 app = typer.Typer(
     name="tongban",
@@ -37,7 +37,7 @@ app.add_typer(store.app, name="store")
 app.add_typer(cases.app, name="cases")
 app.add_typer(api.app, name="api")
 app.add_typer(audit.app, name="audit")
-app.add_typer(license_copy.app, name="license")
+app.add_typer(license.app, name="license")
 app.add_typer(pki.app, name="pki")
 
 
