@@ -71,8 +71,8 @@ from core.casestore import (
     iso,
 )
 from core.db import Database, utcnow
+from core.keys import AnyKeyStore
 from core.keys.base import PLATFORM_KEY
-from core.keys.file_backend import FileKeyStore
 from core.settings import Settings
 from core.store import ObjectStore
 from quality import vectorized as K
@@ -241,7 +241,7 @@ class QualityGate:
         *,
         database: Database | None = None,
         store: ObjectStore | None = None,
-        keystore: FileKeyStore | None = None,
+        keystore: AnyKeyStore | None = None,
     ) -> None:
         from core.runtime import keystore as open_keystore
         from core.runtime import shared_database

@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.errors import CoreError
 from core.jws import JwsError, read_header, sign_compact, verify_compact
+from core.keys import AnyKeyStore
 from core.keys.base import PLATFORM_KEY, Signer
-from core.keys.file_backend import FileKeyStore
 from quality.outputs import Outputs
 
 RECEIPT_TYP = "tongban-dq-receipt"
@@ -81,7 +81,7 @@ class ReceiptCheck:
         }
 
 
-def _chain_problem(cert: x509.Certificate, keystore: FileKeyStore, at: datetime) -> str | None:
+def _chain_problem(cert: x509.Certificate, keystore: AnyKeyStore, at: datetime) -> str | None:
     """None when ``cert`` chains, by signature and validity at ``at``, to a self-signed root held
     in the key store; else what is wrong."""
     pool: list[x509.Certificate] = []
@@ -118,7 +118,7 @@ def _chain_problem(cert: x509.Certificate, keystore: FileKeyStore, at: datetime)
 def verify_receipt(
     token: str,
     *,
-    keystore: FileKeyStore,
+    keystore: AnyKeyStore,
     outputs: Outputs | None = None,
     check_objects: bool = True,
 ) -> ReceiptCheck:
