@@ -47,7 +47,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors.errors import ConnectorError, translate
+from connectors.errors import CircuitOpen, ConnectorError, translate
 from connectors.models import EventCursor, OutboxRow
 from connectors.soap import Receipt
 from core import failpoints
@@ -403,13 +403,17 @@ def _release(db: Database, batch: Batch, err: ConnectorError, cfg: OutboxConfig)
             )
             .execution_options(synchronize_session=False)
         )
+        values: dict[str, Any] = {
+            "state": "pending",
+            "not_before": not_before,
+            "lease_until": None,
+            "last_code": err.code,
+            "last_error": msg,
+        }
+        if isinstance(err, CircuitOpen):  # nothing was sent: the attempt does not count
+            values["attempts"] = OutboxRow.attempts - 1
         s.execute(
-            update(OutboxRow)
-            .where(*base)
-            .values(
-                state="pending", not_before=not_before, lease_until=None, last_code=err.code, last_error=msg
-            )
-            .execution_options(synchronize_session=False)
+            update(OutboxRow).where(*base).values(**values).execution_options(synchronize_session=False)
         )
     failpoints.hit(FP_AFTER_RELEASE)
 
@@ -481,6 +485,8 @@ def deliver(
                 continue
             idle_rounds = 0
             res = deliver_batch(db, batch, deliverer, cfg)
+            if res.error == CircuitOpen.code:
+                idle_sleep(max(cfg.retry_delay_s, 0.01))  # the endpoint is resting: do not spin
             with lock:
                 report.batches += 1
                 report.delivered += res.delivered
