@@ -165,9 +165,15 @@ def rotate_seal(
     if json_out:
         emit_json(doc)
         return
+    if old is None:
+        previous = "no previous seal"
+    elif old.revoked:
+        previous = f"previous {old.serial} is revoked"
+    else:
+        previous = f"previous {old.serial} stays valid for earlier signatures"
     console.print(
-        f"seal of {doc['department']} rotated: generation {doc['generation']}, serial {doc['serial']} "
-        f"(previous {doc['previous_serial']} stays valid for earlier signatures)"
+        f"seal of {doc['department']} rotated: generation {doc['generation']}, "
+        f"serial {doc['serial']} ({previous})"
     )
 
 
