@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 import typer
 
-from tongban.cli import api, audit, cases, license, pki, store, system
+from tongban.cli import api, audit, bench, cases, license, pki, store, system
 
 app = typer.Typer(
     name="tongban",
@@ -39,6 +39,7 @@ app.add_typer(api.app, name="api")
 app.add_typer(audit.app, name="audit")
 app.add_typer(license.app, name="license")
 app.add_typer(pki.app, name="pki")
+app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:

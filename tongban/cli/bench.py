@@ -1,0 +1,51 @@
+"""``tongban bench``: our path against the plain-library path, side by side in one run.
+
+Each benchmark prints ``{"name", "ours_per_s", "baseline_per_s", "ratio", "params"}`` (``--json``).
+Benchmarks live in ``bench/``; each adds one command here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from tongban.cli._common import JsonOpt, console, emit_json
+
+app = typer.Typer(help="Benchmarks: our path vs the plain library path.", no_args_is_help=True)
+
+
+def _print(record: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        emit_json(record)
+        return
+    console.print(
+        f"[bold]{record['name']}[/bold]: ours {record['ours_per_s']}/s, "
+        f"plain {record['baseline_per_s']}/s, ratio {record['ratio']}×"
+    )
+    for k, v in record.get("params", {}).items():
+        console.print(f"  {k}: {v}")
+
+
+@app.command()
+def issuance(
+    count: int = typer.Option(200, "--count", help="Licenses through our pipeline."),
+    baseline_count: int = typer.Option(40, "--baseline-count", help="Licenses through the plain path."),
+    database_url: str | None = typer.Option(None, "--database-url", help="Default: SQLite in a temp dir."),
+    preload: int = typer.Option(0, "--preload", help="Then register N more rows and measure again."),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Bulk license issuance (identifier, render, sign B-LT, store, register) vs reportlab + sign_pdf."""
+    from bench.issuance import run
+
+    _print(
+        run(
+            count=count,
+            baseline_count=baseline_count,
+            database_url=database_url,
+            preload=preload,
+            batch_size=batch_size,
+        ),
+        json_out,
+    )
