@@ -193,7 +193,7 @@ async def _visible_license(svc: Services, who: Principal, license_id: str) -> Li
     responses=_problem_responses(404),
 )
 async def metadata(
-    license_id: str,
+    license_id: schemas.LicenseIdPath,
     request: Request,
     purpose: Annotated[schemas.Code, Query(description="a purpose code from the client's grant")],
     use_cause: Annotated[schemas.UseCause, Query()],
@@ -240,7 +240,7 @@ def purpose_text(code: str) -> str:
     response_class=Response,
 )
 async def make_copy(
-    license_id: str,
+    license_id: schemas.LicenseIdPath,
     body: schemas.CopyRequestBody,
     request: Request,
     who: Who,
@@ -344,7 +344,7 @@ async def verify(
     responses=_problem_responses(404, 409),
 )
 async def change_status(
-    license_id: str,
+    license_id: schemas.LicenseIdPath,
     body: schemas.StatusChangeRequest,
     request: Request,
     who: Who,

@@ -9,6 +9,7 @@ and in Prometheus — counted, not chained: the public is not a ledgered client.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,15 @@ from gateway.models import ApiPageHits
 from gateway.ports import LicenseView
 from gateway.services import Services
 
-router = APIRouter(tags=["public verify page"], include_in_schema=True)
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+router = APIRouter(
+    tags=["public verify page"],
+    responses={
+        404: {"description": "未找到该证照 (unknown license)", **_HTML},
+        422: {"description": "not a PDF (upload)", **_HTML},
+        503: {"description": "verification unavailable", **_HTML},
+    },
+)
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
@@ -47,6 +56,7 @@ REASON_TEXT = {
     "bad_code": "校验码不正确，请扫描证照上的二维码",
 }
 VALID = "01"
+_LICENSE_ID = re.compile(r"^[0-9A-Za-z.-]{1,120}$")
 HTML_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
@@ -100,7 +110,7 @@ async def verify_page(
     port = svc.licenses
     if port is None:
         return _render(svc, 503, outcome="unavailable", css="unknown", verdict="核验服务暂不可用", reasons=[])
-    view = await run_in_threadpool(port.get, license_id) if len(license_id) <= 120 else None
+    view = await run_in_threadpool(port.get, license_id) if _LICENSE_ID.match(license_id) else None
     if view is None:
         await run_in_threadpool(_count, svc, "unknown")
         return _render(
@@ -111,7 +121,11 @@ async def verify_page(
             verdict="未找到该证照",
             reasons=_reasons(["unknown_license"]),
         )
-    if not code or not await run_in_threadpool(port.check_verify_code, license_id, code):
+    if (
+        not code.isprintable()
+        or not code
+        or not await run_in_threadpool(port.check_verify_code, license_id, code)
+    ):
         await run_in_threadpool(_count, svc, "bad_code")
         return _render(
             svc, 200, outcome="bad_code", css="unknown", verdict="无法核验", reasons=_reasons(["bad_code"])

@@ -8,17 +8,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")
 ]
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # printable text: no NUL or control characters
 UseCause = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_TEXT),
     Field(description="用证事由: why the license is needed (1–200 characters)"),
 ]
-HolderCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+HolderCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z()（）-]+$"),
+]
+LicenseIdPath = Annotated[
+    str, Path(min_length=1, max_length=120, pattern=r"^[0-9A-Za-z.-]+$", description="证照标识 (ZZBS)")
+]
 
 STATUS_ACTIONS = ("suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer")
 
