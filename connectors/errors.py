@@ -148,7 +148,7 @@ class ConfigurationError(PermanentError):
     code = "CONNECTOR_CONFIG"
 
 
-def _http_status_error(status: int, text: str, **ctx: Any) -> ConnectorError:
+def http_status_error(status: int, text: str, **ctx: Any) -> ConnectorError:
     if status in (401, 403):
         return AuthError(f"peer refused our credentials (HTTP {status})", status=status, **ctx)
     if status == 429 or status >= 500:
@@ -190,7 +190,7 @@ def translate(
                 return MalformedResponse(
                     f"reply is not a SOAP envelope: {str(exc.content or b'')[:120]}", **ctx
                 )
-            return _http_status_error(status, str(exc.content or b"")[:200], **ctx)
+            return http_status_error(status, str(exc.content or b"")[:200], **ctx)
         if isinstance(exc, zx.XMLSyntaxError | zx.XMLParseError | zx.ValidationError | zx.LookupError):
             return MalformedResponse(f"reply is not valid for the contract: {exc}", **ctx)
         if isinstance(exc, zx.Error):
@@ -221,7 +221,7 @@ def translate(
     if isinstance(exc, httpx.TimeoutException):
         return Timeout(f"no answer in time: {type(exc).__name__}", **ctx)
     if isinstance(exc, httpx.HTTPStatusError):
-        return _http_status_error(exc.response.status_code, exc.response.text[:200], **ctx)
+        return http_status_error(exc.response.status_code, exc.response.text[:200], **ctx)
     if isinstance(exc, httpx.TransportError):
         return NetworkError(f"connection failed: {type(exc).__name__}: {_short(str(exc))}", **ctx)
 
