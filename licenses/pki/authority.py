@@ -563,8 +563,9 @@ class Pki:
         issuing = self._require("issuing")
         sample = self.is_sample()
         generation = self._next_generation(role)
-        if role == "tsa":
-            key_name, kind, days = TSA_KEY, "tsa", TSA_DAYS
+        if role == "tsa":  # a new key per generation: pki.tsa, pki.tsa.2, …
+            key_name = TSA_KEY if generation == 1 else f"{TSA_KEY}.{generation}"
+            kind, days = "tsa", TSA_DAYS
         elif role == "platform":
             key_name, kind, days = PLATFORM_KEY, "platform", self.settings.pki.seal_validity_days
         else:
@@ -659,13 +660,14 @@ class Pki:
                 if made
                 else "PKI: TSA, platform and seals present"
             )
-            revoked = [
-                r.role
-                for r in (self.current(f"seal:{d.code}") for d in self.departments)
-                if r is not None and r.revoked
+            now = self.now()
+            unusable = [
+                f"{r.role} ({r.state(now)})"
+                for r in (self.current(role) for role in self._end_entity_roles())
+                if r is not None and r.state(now) in ("revoked", "expired")
             ]
-            if revoked:
-                steps.append(f"PKI: revoked seals need `tongban pki rotate-seal`: {', '.join(revoked)}")
+            if unusable:
+                steps.append(f"PKI: needs `tongban pki rotate-seal`: {', '.join(unusable)}")
             self.materialize()
         return steps
 
@@ -710,8 +712,21 @@ class Pki:
         self.keystore.store_certificate(ROOT_KEY, root)
         self.keystore.store_certificate(ISSUING_KEY, issuing)
 
+    def _end_entity_roles(self) -> list[str]:
+        return ["tsa", "platform", *(f"seal:{d.code}" for d in self.departments)]
+
     def rotate_seal(self, department: str) -> SealMaterial:
-        """A new key and certificate for a department; earlier certificates stay valid (superseded)."""
+        """A new key and certificate for a department; earlier certificates stay valid (superseded).
+
+        ``tsa`` rotates the TSA the same way (a new key). ``platform`` gets a new certificate for the
+        same key: its key name is fixed by ``core.keys.base.PLATFORM_KEY``.
+        """
+        if department in ("tsa", "platform"):
+            with self._lock:
+                self._issue_end_entity(department)
+                self.materialize()
+                self._tsa_checked = 0.0
+            return self._material(department)
         dept = self.departments.get(department)
         role = f"seal:{dept.code}"
         with self._lock:

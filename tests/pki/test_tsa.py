@@ -216,6 +216,15 @@ def test_revoked_tsa_stops_signing(pki: Pki, serve_app: Callable[[Any], RunningS
     running = serve_app(create_pki_app(pki.settings, pki))
     with pytest.raises(TimestampUnavailable, match="503"):
         TimestampClient(url=running.url + "/pki/tsa").stamp(DATA)
+    assert any("rotate-seal" in step and "tsa (revoked)" in step for step in pki.init())
+
+    renewed = pki.rotate_seal("tsa")  # a new TSA key and certificate
+    assert renewed.key_name == "pki.tsa.2" and renewed.generation == 2
+    token = TimestampClient(url=running.url + "/pki/tsa").stamp(DATA)
+    assert token.tsa_certificate == renewed.certificate
+    platform = pki.platform_seal()
+    again = pki.rotate_seal("platform")  # the platform key name is fixed: a new certificate only
+    assert again.serial != platform.serial and again.key_name == "platform"
 
 
 def test_client_from_settings(pki: Pki) -> None:

@@ -147,12 +147,20 @@ def export_trust(
 
 @app.command("rotate-seal")
 def rotate_seal(
-    department: str = typer.Argument(..., help="Department code (e.g. dayi-scjg) or USCC."),
+    department: str = typer.Argument(..., help="Department code (e.g. dayi-scjg) or USCC; or tsa, platform."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """A new key and certificate for a department's seal; the old one stays valid for earlier signatures."""
+    """A new key and certificate for a department's seal (or the TSA; the platform: a new certificate).
+
+    The old certificate stays valid for earlier signatures unless it was revoked.
+    """
     with _pki() as pki:
-        old = pki.current(f"seal:{pki.departments.get(department).code}")
+        role = (
+            department
+            if department in ("tsa", "platform")
+            else f"seal:{pki.departments.get(department).code}"
+        )
+        old = pki.current(role)
         material = pki.rotate_seal(department)
     doc = {
         "department": material.department.code if material.department else department,
