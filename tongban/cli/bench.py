@@ -49,3 +49,29 @@ def issuance(
         ),
         json_out,
     )
+
+
+@app.command()
+def api(
+    rate: float = typer.Option(500.0, "--rate", help="Offered requests per second (open loop)."),
+    duration: float = typer.Option(30.0, "--duration", help="Seconds of load per server."),
+    workers: int = typer.Option(2, "--workers", help="uvicorn worker processes of both servers."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Authenticated metadata lookups (each ledgered) at a fixed rate vs a bare FastAPI app (PostgreSQL)."""
+    from bench.api import run
+
+    record = run(rate=rate, duration=duration, workers=workers)
+    if json_out:
+        emit_json(record)
+        return
+    _print(
+        {**record, "params": {k: v for k, v in record["params"].items() if k not in ("ours", "baseline")}},
+        False,
+    )
+    for side in ("ours", "baseline"):
+        r = record["params"][side]
+        console.print(
+            f"  {side:8}: {r['throughput_per_s']}/s of {r['offered_per_s']}/s offered, "
+            f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors'] or 0}"
+        )

@@ -1,0 +1,284 @@
+"""Sharing API: authenticated metadata lookups at a fixed offered rate, ours against a bare FastAPI app.
+
+* **ours** — ``tongban api serve --workers 2`` on loopback with the registry and the use ledger on
+  PostgreSQL: every ``GET /v1/licenses/{id}?purpose=…&use_cause=…`` verifies the bearer token
+  (joserfc), checks the grant, takes a rate-limit token, reads the registry, and waits for its
+  ledger entry to be committed (group commit) before answering.
+* **baseline** — the same route shape (path parameter, two query parameters, a bearer header, a
+  JSON body of the same size) on a bare FastAPI app that returns a constant, served by uvicorn with
+  the same two workers: the framework's ceiling on this machine.
+
+The load generator is open-loop: request *i* is sent at ``t0 + i/rate`` whatever happened before,
+from one asyncio process with a bounded connection pool; latency is measured from the scheduled
+send time, so queueing inside the generator or the server counts (no coordinated omission).
+Result: achieved throughput, p50, p99, errors, for both, and ``ratio`` = ours / baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PG_ADMIN = os.environ.get("TONGBAN_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+DEPT = "11510129008589710X"
+PURPOSE = "510129-GS-001"
+TYPE_BIZ = "11100000YL0000012P001"  # 营业执照
+
+BARE_APP = """
+from fastapi import FastAPI, Header, Query
+app = FastAPI()
+BODY = {BODY!r}
+
+@app.get("/v1/licenses/{{license_id}}")
+async def metadata(license_id: str, purpose: str = Query(...), use_cause: str = Query(...),
+                   authorization: str = Header(...)):
+    return BODY
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _pg_database() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    name = f"tongban_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def _server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"server {cmd} did not start: {err[-2000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def _load(
+    url: str, headers: dict[str, str], rate: float, duration: float, warmup: float
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    async with httpx.AsyncClient(limits=limits, timeout=10.0, headers=headers) as client:
+        # warm up (connections, caches) without recording
+        end = time.perf_counter() + warmup
+        while time.perf_counter() < end:
+            await asyncio.gather(*(client.get(url) for _ in range(8)))
+        n = int(rate * duration)
+        t0 = time.perf_counter() + 0.05
+        tasks = []
+
+        async def one(scheduled: float) -> None:
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                r = await client.get(url)
+                if r.status_code != 200:
+                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+                    return
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
+            latencies.append(time.perf_counter() - scheduled)
+
+        for i in range(n):
+            scheduled = t0 + i / rate
+            # create tasks a little ahead of their time so the loop is never the bottleneck
+            while time.perf_counter() < scheduled - 0.02:
+                await asyncio.sleep(0.005)
+            tasks.append(asyncio.create_task(one(scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
+            if latencies
+            else -1.0
+        )
+
+    return {
+        "offered_per_s": rate,
+        "requests": n,
+        "ok": len(latencies),
+        "errors": errors,
+        "throughput_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": round(latencies[-1] * 1000, 2) if latencies else -1.0,
+    }
+
+
+def run(
+    *, rate: float = 500.0, duration: float = 30.0, workers: int = 2, warmup: float = 3.0
+) -> dict[str, Any]:
+    from core.db import Database
+    from core.settings import Settings
+    from gateway.clients import add_client
+    from gateway.services import build_services
+    from licenses import Holder, IssueRequest, open_registry
+    from tongban import setup
+
+    with tempfile.TemporaryDirectory(prefix="tongban-bench-api-") as tmp, _pg_database() as db_url:
+        passphrase = uuid.uuid4().hex
+        data = Path(tmp) / "var"
+        settings = Settings(
+            data_dir=data, database_url=db_url, keys={"passphrase": passphrase}, api={"token_ttl_s": 3600}
+        )
+        setup.init(settings)
+        db = Database(db_url)
+        reg = open_registry(settings, db=db)
+        from contracts.validators import make_uscc
+
+        lic = reg.issue(
+            IssueRequest(
+                type_code="business_license",
+                issuer_code=DEPT,
+                holders=[Holder("大邑县示例餐馆", make_uscc("92", "510129", "MA00BE01"), "001")],
+                fields={
+                    "KZ_LX": "个体工商户",
+                    "KZ_JYZ": "张三",
+                    "KZ_ZCXS": "个人经营",
+                    "KZ_JYCS": "四川省成都市大邑县晋原街道示例路88号",
+                    "KZ_JYFW": "餐饮服务；食品销售（仅销售预包装食品）。",
+                },
+                idempotency_key="bench-api-1",
+            )
+        )
+        client = add_client(db, DEPT, types=[TYPE_BIZ], purposes=[PURPOSE])
+        svc = build_services(settings, licenses=None)
+        token = svc.tokens.issue(client.client_id)[0]
+        svc.close()
+        db.dispose()
+        headers = {"Authorization": f"Bearer {token}"}
+        path = (
+            f"/v1/licenses/{lic.license_id}?purpose={PURPOSE}&use_cause=%E6%A0%B8%E5%AF%B9%E4%BF%A1%E6%81%AF"
+        )
+
+        env = dict(os.environ)
+        env.update(
+            {
+                "TONGBAN_DATA_DIR": str(data),
+                "TONGBAN_DATABASE_URL": db_url,
+                "TONGBAN_KEYS__PASSPHRASE": passphrase,
+                "TONGBAN_API__RATE_LIMIT_PER_S": "100000",
+                "TONGBAN_API__RATE_LIMIT_BURST": "100000",
+                "TONGBAN_API__WEBHOOK_INTERVAL_S": "0",
+                "TONGBAN_API__ANCHOR_INTERVAL_S": "0",
+                "TONGBAN_LOG_LEVEL": "WARNING",
+            }
+        )
+        port = _free_port()
+        with _server(
+            [sys.executable, "-m", "tongban", "api", "serve", "--port", str(port), "--workers", str(workers)],
+            env,
+            port,
+        ):
+            sample = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10)
+            if sample.status_code != 200:
+                raise RuntimeError(f"our API answered {sample.status_code}: {sample.text[:500]}")
+            ours = asyncio.run(_load(f"http://127.0.0.1:{port}{path}", headers, rate, duration, warmup))
+        # ledger entries written by the run: one per successful lookup (plus warm-up and the sample)
+        from sqlalchemy import func, select
+
+        from core.ledger import LedgerEntry
+
+        check_db = Database(db_url)
+        with check_db.session() as s:
+            entries = s.scalar(
+                select(func.count())
+                .select_from(LedgerEntry)
+                .where(LedgerEntry.stream == f"use.{client.client_id}")
+            )
+        check_db.dispose()
+
+        body = sample.json()
+        bare = Path(tmp) / "bare_app.py"
+        bare.write_text(BARE_APP.format(BODY=body))
+        port = _free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        with _server(cmd, {**env, "PYTHONPATH": tmp}, port):
+            base = asyncio.run(_load(f"http://127.0.0.1:{port}{path}", headers, rate, duration, warmup))
+
+    return {
+        "name": "api",
+        "ours_per_s": ours["throughput_per_s"],
+        "baseline_per_s": base["throughput_per_s"],
+        "ratio": round(ours["throughput_per_s"] / base["throughput_per_s"], 3)
+        if base["throughput_per_s"]
+        else None,
+        "params": {
+            "route": "GET /v1/licenses/{id}?purpose&use_cause (bearer token, ledger entry per call)",
+            "offered_per_s": rate,
+            "duration_s": duration,
+            "workers": workers,
+            "database": "postgresql",
+            "ours": ours,
+            "baseline": base,
+            "ledger_entries": entries,
+            "target": {"throughput_per_s": 500, "p99_ms": 25},
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(duration=float(sys.argv[1]) if len(sys.argv) > 1 else 30.0), indent=2))
