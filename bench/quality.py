@@ -213,15 +213,15 @@ def run(
         gate = QualityGate(ours_settings)
         gate.validate_batch(Batch(warm.read_bytes(), name="warm-up"))
         batch = Batch(data, name=path.name)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         outcome = gate.validate_batch(batch)
-        ours_s = time.perf_counter() - t0
+        ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
 
         base_settings = _settings(root, "baseline")
         _open_store(base_settings).put("raw", b"warm-up", content_type="application/octet-stream")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         base_counts = baseline(data, base_settings, batch.hash)
-        base_s = time.perf_counter() - t0
+        base_s, base_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     ours_counts = {"curated": outcome.curated, "held": outcome.held, "quarantined": outcome.quarantined}
     return {
@@ -235,6 +235,9 @@ def run(
             "seed": seed,
             "ours_s": round(ours_s, 3),
             "baseline_s": round(base_s, 3),
+            "ours_cpu_s": round(ours_cpu, 3),
+            "baseline_cpu_s": round(base_cpu, 3),
+            "cpu_ratio": round(base_cpu / ours_cpu, 2) if ours_cpu else None,
             "gx_import_s": round(gx_import, 3),
             "gx_setup_s": round(gx_setup, 3),
             "ours_stages_s": {k: round(v, 3) for k, v in outcome.timings.items()},

@@ -206,6 +206,12 @@ class _Checked:
     stats: Counter[str] = field(default_factory=Counter)  # rule -> rows failing
     checked: Counter[str] = field(default_factory=Counter)  # rule -> rows checked
 
+    def failed_mask(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of ``positions`` failed a quarantine-severity rule so far."""
+        if not len(positions) or not self.reasons:
+            return np.zeros(len(positions), dtype=bool)
+        return np.isin(positions, np.fromiter(self.reasons.keys(), dtype=np.int64, count=len(self.reasons)))
+
     def add(self, rule_id: str, positions: Sequence[int] | npt.NDArray[np.int64], fld: str | None) -> None:
         severity = R.RULES[rule_id].severity if rule_id in R.RULES else "quarantine"
         for p in positions:
@@ -445,7 +451,7 @@ class QualityGate:
         acc = frames[ACCEPT]
         acc_pos = acc.index.to_numpy()
         acc_valid = (
-            np.array([p not in checked.reasons for p in acc_pos], dtype=bool)
+            ~checked.failed_mask(acc_pos)
             if len(acc_pos)
             else np.zeros(0, bool)
         )
@@ -479,7 +485,8 @@ class QualityGate:
 
         # ownership of row_guid over every candidate row, in file order
         t0 = time.perf_counter()
-        candidates = np.array([p for p in range(n) if p not in checked.reasons], dtype=np.int64)
+        everything = np.arange(n, dtype=np.int64)
+        candidates = everything[~checked.failed_mask(everything)]
         dup_valid = self._duplicates(
             candidates, guids[candidates] if len(candidates) else np.zeros(0, object), owned_before
         )
@@ -500,19 +507,17 @@ class QualityGate:
         t0 = time.perf_counter()
         final_parents = dict(before)
         if len(acc_pos):
-            good_acc = np.array([p not in checked.reasons for p in acc_pos], dtype=bool)
+            good_acc = ~checked.failed_mask(acc_pos)
             ok_frame = acc.loc[acc_pos[good_acc], ["project_no", "accept_date"]]
             for pno, d in zip(ok_frame["project_no"].tolist(), ok_frame["accept_date"].tolist(), strict=True):
                 final_parents.setdefault(pno, d)
         curated_pos: list[int] = []
         held_pos: list[int] = []
-        table_of: dict[int, str] = {}
+        table_of: npt.NDArray[np.object_] = table_col  # position -> table name
         for table in (ACCEPT, *CHILD_TABLES):
             frame = frames[table]
             pos = frame.index.to_numpy()
-            for p in pos.tolist():
-                table_of[p] = table
-            valid = np.array([p not in checked.reasons for p in pos.tolist()], dtype=bool)
+            valid = ~checked.failed_mask(pos)
             if table == ACCEPT:
                 curated_pos.extend(pos[valid].tolist())
                 continue
@@ -580,7 +585,7 @@ class QualityGate:
                 row = values[p]
                 doc = {
                     "line": parsed.lines[p],
-                    "table": table_of.get(p, row.get("table")),
+                    "table": row.get("table"),
                     "row_guid": row.get("row_guid"),
                     "reasons": checked.reasons[p],
                     "raw": parsed.texts[p],

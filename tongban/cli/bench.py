@@ -75,3 +75,16 @@ def api(
             f"  {side:8}: {r['throughput_per_s']}/s of {r['offered_per_s']}/s offered, "
             f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors'] or 0}"
         )
+
+
+@app.command()
+def quality(
+    count: int = typer.Option(100_000, "--count", help="Generated rows (all six case tables)."),
+    bad_ratio: float = typer.Option(0.1, "--bad-ratio", help="Share of rows with a planted defect."),
+    seed: int = typer.Option(1, "--seed"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Quality gate (parse, GX suites, split, write, report, receipt) vs a pydantic model per row."""
+    from bench.quality import run
+
+    _print(run(count, bad_ratio=bad_ratio, seed=seed), json_out)
