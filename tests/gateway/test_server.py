@@ -141,6 +141,35 @@ def test_authorization_matrix_over_real_http(server: tuple[str, Settings], issue
     (chain,) = [ch for ch in doc["chains"] if ch["stream"] == f"use.{c.client_id}"]
     assert res.returncode == 0 and chain["ok"] and chain["entries"] == 5  # 5 allowed calls, 5 entries
 
+    # the documented sandbox client and the example client script work against the real server
+    env = _env(settings)
+    sandbox = subprocess.run(
+        [sys.executable, "-m", "tongban", "api", "client", "sandbox", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert sandbox.returncode == 0, sandbox.stderr
+    ex = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "sharing_client.py"),
+            "--base",
+            base,
+            "--holder",
+            H1,
+            "--out",
+            str(settings.data_dir / "copy.pdf"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ex.returncode == 0, ex.stderr
+    assert "2 license(s)" in ex.stdout and "verify: valid=True kind=copy" in ex.stdout, ex.stdout
+
 
 def test_verify_page_in_headless_chromium(
     server: tuple[str, Settings], issued: Issued, tmp_path: Path

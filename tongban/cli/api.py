@@ -84,6 +84,43 @@ def client_add(
     console.print("[yellow]The secret is shown once; only its hash is stored.[/yellow]")
 
 
+SANDBOX_CLIENT_ID = "c-sandbox-dayi"
+SANDBOX_SECRET = "tongban-sandbox-secret-0001"  # noqa: S105 - documented sandbox credential, embedded data only
+SANDBOX_TYPES = ("11100000YL0000012P001", "11100000YL0000012P002")  # 营业执照, 食品经营许可证
+SANDBOX_PURPOSES = ("510129-GS-001",)
+
+
+@client_app.command("sandbox")
+def client_sandbox(json_out: bool = JsonOpt) -> None:
+    """Register the documented sandbox client (大邑县市场监督管理局, all roles) — never in production."""
+    from core.runtime import open_database
+    from gateway.clients import add_client, load_principal
+
+    s = settings()
+    if not s.db_url.startswith("sqlite"):
+        fail("the sandbox client is for the embedded default only (SQLite data dir), not a shared database")
+    db = open_database(s)
+    try:
+        if load_principal(db, SANDBOX_CLIENT_ID) is None:
+            add_client(
+                db,
+                "11510129008589710X",
+                types=SANDBOX_TYPES,
+                purposes=SANDBOX_PURPOSES,
+                roles=["share", "status", "holder_portal"],
+                name="沙箱客户端（样例）",
+                client_id=SANDBOX_CLIENT_ID,
+                secret=SANDBOX_SECRET,
+            )
+    finally:
+        db.dispose()
+    doc = {"client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_SECRET, "types": SANDBOX_TYPES}
+    if json_out:
+        emit_json(doc)
+    else:
+        console.print(f"sandbox client {SANDBOX_CLIENT_ID} / {SANDBOX_SECRET} (embedded data only)")
+
+
 @client_app.command("list")
 def client_list(json_out: bool = JsonOpt) -> None:
     """List clients and their grants (never secrets)."""
