@@ -210,6 +210,7 @@ def run(
     preload: int = 0,
     data_dir: Path | None = None,
     batch_size: int = 64,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Run both paths and return the benchmark record (name, ours_per_s, baseline_per_s, ratio, params)."""
     from migrations import runner
@@ -224,9 +225,11 @@ def run(
         db = Database(settings.db_url)
         pki = Pki(settings, db=db)
         pki.init()
-        registry = open_registry(settings, db=db, batch_size=batch_size)
+        n_workers = workers if workers is not None else (os.cpu_count() or 1)
+        registry = open_registry(settings, db=db, batch_size=batch_size, workers=n_workers)
         run_id = uuid.uuid4().hex[:8]
-        registry.issue_many([_request(i, run_id + "w") for i in range(4)])  # warm up (fonts, signer)
+        # warm up: fonts, signers, worker processes
+        registry.issue_many([_request(i, run_id + "w") for i in range(2 * n_workers)])
 
         # ours
         start = time.perf_counter()
@@ -252,6 +255,7 @@ def run(
                 "baseline_count": baseline_count,
                 "profile": registry.profile,
                 "batch_size": batch_size,
+                "workers": n_workers,
                 "database": "postgresql"
                 if database_url and database_url.startswith("postgresql")
                 else "sqlite",
@@ -268,6 +272,7 @@ def run(
             record["params"]["preloaded"] = preload
             record["params"]["ours_per_s_after_preload"] = round(after, 2)
             record["params"]["drop_after_preload"] = round(1 - after / ours, 3)
+        registry.close()
         db.dispose()
         pki.close()
         return record

@@ -66,8 +66,14 @@ def open_registry(
     store: ObjectStore | None = None,
     profile: Profile | None = None,
     batch_size: int = 32,
+    workers: int = 1,
 ) -> LicenseRegistry:
-    """The registry over the settings' database, object store and PKI (seals, trust, TSA)."""
+    """The registry over the settings' database, object store and PKI (seals, trust, TSA).
+
+    ``workers`` > 1 renders and signs bulk issuance in that many worker processes (each opens the
+    PKI from the same settings); storing and registering stay in this process."""
+    import functools
+
     from core.db import Database as _Database
     from core.store import open_store
     from licenses._pki_seals import PkiSealProvider
@@ -82,7 +88,15 @@ def open_registry(
         profile=profile or DEFAULT_PROFILE,
         verify_url=settings.pki.public_base_url.rstrip("/") + "/verify",
         batch_size=batch_size,
+        workers=workers,
+        worker_provider=functools.partial(_provider_for_worker, settings),
     )
+
+
+def _provider_for_worker(settings: Settings) -> SealProvider:
+    from licenses._pki_seals import PkiSealProvider
+
+    return PkiSealProvider(settings)
 
 
 def trust(settings: Settings, *, db: Database | None = None) -> Trust:

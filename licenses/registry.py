@@ -283,6 +283,8 @@ class LicenseRegistry:
         batch_size: int = 32,
         clock: Callable[[], datetime] = utcnow,
         material_ttl_s: float = 300.0,
+        workers: int = 1,
+        worker_provider: Callable[[], SealProvider] | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise LicenseError(f"unknown PAdES profile {profile!r}: use one of {', '.join(PROFILES)}")
@@ -294,6 +296,12 @@ class LicenseRegistry:
         self.batch_size = max(1, batch_size)
         self.clock = clock
         self.material_ttl = timedelta(seconds=material_ttl_s)
+        self.workers = workers  # >1: render and sign in that many worker processes
+        self.worker_provider = worker_provider  # picklable factory of the SealProvider, for workers
+        self._executor: Any = None
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._io = ThreadPoolExecutor(max_workers=8, thread_name_prefix="license-store")
         self._signers: dict[str, tuple[datetime, SealSigner]] = {}
         self._seal_cache: dict[str, tuple[datetime, Seal]] = {}
 
@@ -356,22 +364,48 @@ class LicenseRegistry:
         *,
         on_progress: Callable[[IssueOutcome], None] | None = None,
     ) -> list[IssueOutcome]:
+        """Batches in a pipeline: while batch *k* is rendered and signed (in worker processes when
+        ``workers`` > 1), the previous batch is stored and registered here."""
         results: list[IssueOutcome] = []
-        batch: list[IssueRequest] = []
-        for req in requests:
-            batch.append(req)
-            if len(batch) >= self.batch_size:
-                results += await self._issue_batch(batch, on_progress)
-                batch = []
-        if batch:
-            results += await self._issue_batch(batch, on_progress)
+        pool = self._pool()
+        pending: _Batch | None = None
+        try:
+            for batch in _chunks(requests, self.batch_size):
+                started = self._start_batch(batch, pool)
+                if pending is not None:
+                    results += await self._finish_batch(pending, on_progress)
+                pending = started
+            if pending is not None:
+                results += await self._finish_batch(pending, on_progress)
+        finally:
+            if pool is not None and pending is not None:
+                for fut in pending.futures.values():
+                    fut.cancel()
         return results
 
-    async def _issue_batch(
-        self, batch: Sequence[IssueRequest], on_progress: Callable[[IssueOutcome], None] | None
-    ) -> list[IssueOutcome]:
-        outcomes: dict[int, IssueOutcome] = {}
-        prepared: dict[int, _Prepared] = {}
+    def _pool(self) -> Any:
+        if self.workers <= 1 or self.worker_provider is None:
+            return None
+        if self._executor is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(self.worker_provider, self.profile, self.material_ttl.total_seconds()),
+            )
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the signing worker processes (if any)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._io.shutdown(wait=True)
+
+    def _start_batch(self, batch: Sequence[IssueRequest], pool: Any) -> _Batch:
         now = self.clock()
         for attempt in range(3):
             try:
@@ -380,23 +414,44 @@ class LicenseRegistry:
             except IntegrityError:  # a concurrent issuer took the same idempotency key: look again
                 if attempt == 2:
                     raise
-        for i, p in prepared.items():
+        futures: dict[int, Any] = {}
+        if pool is not None:
+            for i, p in prepared.items():
+                futures[i] = pool.submit(_worker_sign, p.request.issuer_code, p.face)
+        return _Batch(batch, now, outcomes, prepared, futures)
+
+    async def _finish_batch(
+        self, b: _Batch, on_progress: Callable[[IssueOutcome], None] | None
+    ) -> list[IssueOutcome]:
+        outcomes = b.outcomes
+        for i, p in b.prepared.items():
             try:
-                p.signed = await self._signer(p.seal).async_sign(render(p.face))
-                ref = self.store.put(
-                    Zone.LICENSES,
-                    p.signed.pdf,
-                    content_type="application/pdf",
-                    source="licenses",
-                    schema_version=f"license-{self.profile}",
-                )
-                p.object_key = ref.key
-                failpoints.hit(AFTER_STORE)
+                if i in b.futures:
+                    pdf, certified = b.futures[i].result()
+                    p.signed = SignedLicense(pdf, certified)
+                else:
+                    p.signed = await self._signer(p.seal).async_sign(render(p.face))
             except LicenseError as exc:
                 outcomes[i] = IssueOutcome(p.request, error=exc)
-        ready = {i: p for i, p in prepared.items() if i not in outcomes}
-        outcomes.update(self._register(ready, now))
-        out = [outcomes[i] for i in range(len(batch))]
+        signed = [(i, p) for i, p in b.prepared.items() if i not in outcomes]
+
+        def put(item: tuple[int, _Prepared]) -> str:
+            assert item[1].signed is not None
+            return self.store.put(
+                Zone.LICENSES,
+                item[1].signed.pdf,
+                content_type="application/pdf",
+                source="licenses",
+                schema_version=f"license-{self.profile}",
+            ).key
+
+        # durable puts (fsync) overlap in threads; each file is stored before anything registers it
+        for (_i, p), key in zip(signed, self._io.map(put, signed), strict=True):
+            p.object_key = key
+            failpoints.hit(AFTER_STORE)
+        ready = {i: p for i, p in b.prepared.items() if i not in outcomes}
+        outcomes.update(self._register(ready, b.now))
+        out = [outcomes[i] for i in range(len(b.requests))]
         if on_progress is not None:
             for o in out:
                 on_progress(o)
@@ -450,23 +505,38 @@ class LicenseRegistry:
                         continue
                     fields = {**_face.derived_fields(t, req), **req.fields}
                     uniq = _face.uniqueness_hash(t, req.holders, fields)
-                    live = s.scalar(
-                        select(LicenseRecord.license_id).where(
-                            LicenseRecord.type_code == t.type_code,
-                            LicenseRecord.uniqueness_hash == uniq,
-                            LicenseRecord.status.in_(LIVE_STATUSES),
-                        )
-                    )
-                    if live is not None:
-                        raise UniquenessConflict(
-                            f"a live {t.name} already exists for this uniqueness key "
-                            f"({'+'.join(t.uniqueness_key)}): {live}",
-                            existing_id=live,
-                        )
                     seal = self._seal(req.issuer_code)
                     todo[i] = (req, t, fp, uniq, seal)
                 except LicenseError as exc:
                     outcomes[i] = IssueOutcome(req, error=exc)
+            # uniqueness pre-check for the whole batch in one query (the partial index is the guard)
+            hashes = {u for (_r, _t, _f, u, _s) in todo.values()}
+            live: dict[tuple[str, str], str] = {}
+            if hashes:
+                for type_code, uniq_hash, lid in s.execute(
+                    select(
+                        LicenseRecord.type_code, LicenseRecord.uniqueness_hash, LicenseRecord.license_id
+                    ).where(
+                        LicenseRecord.uniqueness_hash.in_(hashes), LicenseRecord.status.in_(LIVE_STATUSES)
+                    )
+                ):
+                    live[(type_code, uniq_hash)] = lid
+            taken: set[tuple[str, str]] = set()
+            for i, (req, t, _fp, uniq, _seal) in list(todo.items()):
+                existing = live.get((t.type_code, uniq))
+                if existing is None and (t.type_code, uniq) in taken:
+                    existing = "an earlier request of this batch"
+                if existing is not None:
+                    del todo[i]
+                    outcomes[i] = IssueOutcome(
+                        req,
+                        error=UniquenessConflict(
+                            f"a live {t.name} already exists for this uniqueness key "
+                            f"({'+'.join(t.uniqueness_key)}): {existing}",
+                            existing_id=existing if existing.startswith("1.2.156") else None,
+                        ),
+                    )
+                taken.add((t.type_code, uniq))
             # serials for the requests without an earlier intent, grouped by (type, issuer)
             year = _today(now).year
             groups: dict[tuple[str, str], list[int]] = {}
@@ -570,15 +640,22 @@ class LicenseRegistry:
         with self.db.session() as s:
             ledger_items: list[tuple[str, Mapping[str, Any]]] = []
             registered: list[tuple[_Prepared, LicenseRecord]] = []
-            for i, p in ready.items():
-                assert p.signed is not None and p.object_key is not None
-                try:
-                    with s.begin_nested():
-                        rec = self._insert(s, p, stamp)
+            try:  # the common case: the whole batch in a few multi-row statements
+                with s.begin_nested():
+                    recs = self._insert_many(s, list(ready.values()), stamp)
+                for (i, p), rec in zip(ready.items(), recs, strict=True):
                     registered.append((p, rec))
                     outcomes[i] = IssueOutcome(p.request, license=_issued(rec))
-                except IntegrityError:
-                    outcomes[i] = IssueOutcome(p.request, **self._explain_conflict(s, p))
+            except IntegrityError:  # a conflict somewhere: one savepoint per license to find it
+                for i, p in ready.items():
+                    assert p.signed is not None and p.object_key is not None
+                    try:
+                        with s.begin_nested():
+                            rec = self._insert(s, p, stamp)
+                        registered.append((p, rec))
+                        outcomes[i] = IssueOutcome(p.request, license=_issued(rec))
+                    except IntegrityError:
+                        outcomes[i] = IssueOutcome(p.request, **self._explain_conflict(s, p))
             failpoints.hit(AFTER_REGISTER)
             for p, rec in registered:
                 op = "renew" if p.lineage == "renew" else "change" if p.lineage == "change" else "issue"
@@ -604,69 +681,103 @@ class LicenseRegistry:
             failpoints.hit(BEFORE_COMMIT)
         return outcomes
 
-    def _insert(self, s: Session, p: _Prepared, stamp: str) -> LicenseRecord:
+    def _row(self, p: _Prepared, stamp: str) -> dict[str, Any]:
         assert p.signed is not None and p.object_key is not None
         meta = p.metadata
         first = p.request.holders[0]
-        rec = LicenseRecord(
-            license_id=p.license_id,
-            type_code=p.ltype.type_code,
-            type_name=p.ltype.name,
-            issuer_code=p.request.issuer_code,
-            issuer_name=meta["ZZBFJG"],
-            serial=p.serial,
-            version=p.version,
-            license_no=meta["ZZBH"],
-            holder_name=first.name,
-            holder_code=first.code,
-            holder_code_type=first.code_type,
-            issue_date=meta["ZZBFRQ"],
-            valid_from=meta["ZZYXQQSRQ"],
-            valid_until=meta["ZZYXQJZRQ"],
-            status="01",
-            status_changed_at=stamp,
-            verify_code=p.verify_code,
-            certified_sha256=p.signed.certified_sha256,
-            object_key=p.object_key,
-            profile=self.profile,
-            metadata_json=json.dumps(meta, ensure_ascii=False, sort_keys=True),
-            uniqueness_hash=p.uniqueness,
-            idempotency_key=p.request.idempotency_key,
-            previous_license_id=p.previous,
-            lineage=p.lineage,
-            row_version=1,
-            created_at=stamp,
+        return {
+            "license_id": p.license_id,
+            "type_code": p.ltype.type_code,
+            "type_name": p.ltype.name,
+            "issuer_code": p.request.issuer_code,
+            "issuer_name": meta["ZZBFJG"],
+            "serial": p.serial,
+            "version": p.version,
+            "license_no": meta["ZZBH"],
+            "holder_name": first.name,
+            "holder_code": first.code,
+            "holder_code_type": first.code_type,
+            "issue_date": meta["ZZBFRQ"],
+            "valid_from": meta["ZZYXQQSRQ"],
+            "valid_until": meta["ZZYXQJZRQ"],
+            "status": "01",
+            "status_changed_at": stamp,
+            "verify_code": p.verify_code,
+            "certified_sha256": p.signed.certified_sha256,
+            "object_key": p.object_key,
+            "profile": self.profile,
+            "metadata_json": json.dumps(meta, ensure_ascii=False, sort_keys=True),
+            "uniqueness_hash": p.uniqueness,
+            "idempotency_key": p.request.idempotency_key,
+            "previous_license_id": p.previous,
+            "lineage": p.lineage,
+            "row_version": 1,
+            "created_at": stamp,
+        }
+
+    def _children(
+        self, p: _Prepared, pk: int, stamp: str
+    ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+        assert p.signed is not None and p.object_key is not None
+        holders = [
+            {"license_pk": pk, "position": pos, "name": h.name, "code": h.code, "code_type": h.code_type}
+            for pos, h in enumerate(p.request.holders)
+        ]
+        file = {
+            "license_pk": pk,
+            "object_key": p.object_key,
+            "kind": "issued",
+            "size": len(p.signed.pdf),
+            "profile": self.profile,
+            "created_at": stamp,
+        }
+        op = p.request.operation if p.lineage is None else NEW_VERSION_ACTIONS[p.lineage][0]
+        history = {
+            "license_pk": pk,
+            "operation": op,
+            "from_status": None,
+            "to_status": "01",
+            "reason": OPERATION_NAMES[op],
+            "actor": p.request.actor,
+            "at": stamp,
+        }
+        return holders, file, history
+
+    def _insert_many(self, s: Session, items: list[_Prepared], stamp: str) -> list[LicenseRecord]:
+        """Register a batch with multi-row INSERTs (RETURNING the ids in parameter order)."""
+        from sqlalchemy import insert, update
+
+        rows = [self._row(p, stamp) for p in items]
+        ids = list(
+            s.scalars(insert(LicenseRecord).returning(LicenseRecord.id, sort_by_parameter_order=True), rows)
         )
+        holders: list[dict[str, Any]] = []
+        files, history = [], []
+        for p, pk in zip(items, ids, strict=True):
+            h, f, e = self._children(p, pk, stamp)
+            holders += h
+            files.append(f)
+            history.append(e)
+        s.execute(insert(LicenseHolderRow), holders)
+        s.execute(insert(LicenseFile), files)
+        s.execute(insert(LicenseStatusChange), history)
+        s.execute(
+            update(LicenseIntent)
+            .where(LicenseIntent.license_id.in_([p.license_id for p in items]))
+            .values(state="registered")
+        )
+        return [LicenseRecord(id=pk, **row) for pk, row in zip(ids, rows, strict=True)]
+
+    def _insert(self, s: Session, p: _Prepared, stamp: str) -> LicenseRecord:
+        from sqlalchemy import insert
+
+        rec = LicenseRecord(**self._row(p, stamp))
         s.add(rec)
         s.flush()
-        for pos, h in enumerate(p.request.holders):
-            s.add(
-                LicenseHolderRow(
-                    license_pk=rec.id, position=pos, name=h.name, code=h.code, code_type=h.code_type
-                )
-            )
-        s.add(
-            LicenseFile(
-                license_pk=rec.id,
-                object_key=p.object_key,
-                kind="issued",
-                size=len(p.signed.pdf),
-                profile=self.profile,
-                created_at=stamp,
-            )
-        )
-        op = p.request.operation if p.lineage is None else NEW_VERSION_ACTIONS[p.lineage][0]
-        s.add(
-            LicenseStatusChange(
-                license_pk=rec.id,
-                operation=op,
-                from_status=None,
-                to_status="01",
-                reason=OPERATION_NAMES[op],
-                actor=p.request.actor,
-                at=stamp,
-            )
-        )
+        holders, file, history = self._children(p, rec.id, stamp)
+        s.execute(insert(LicenseHolderRow), holders)
+        s.execute(insert(LicenseFile), [file])
+        s.execute(insert(LicenseStatusChange), [history])
         intent = s.get(LicenseIntent, p.license_id)
         if intent is not None:
             intent.state = "registered"
@@ -1109,3 +1220,58 @@ def _default_license_no(t: LicenseType, req: IssueRequest, serial: str) -> str:
 
 def request_hash(req: IssueRequest) -> str:
     return sha256_hex(req.fingerprint())
+
+
+@dataclass
+class _Batch:
+    requests: Sequence[IssueRequest]
+    now: datetime
+    outcomes: dict[int, IssueOutcome]
+    prepared: dict[int, _Prepared]
+    futures: dict[int, Any]
+
+
+def _chunks(items: Iterable[IssueRequest], size: int) -> Iterable[list[IssueRequest]]:
+    batch: list[IssueRequest] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- signing worker processes ----------------------------------------------------------------------
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(provider_factory: Callable[[], SealProvider], profile: Profile, ttl_s: float) -> None:
+    """In a worker process: build the seal provider once; signers are made per seal on first use."""
+    _worker.clear()
+    _worker.update(provider=provider_factory(), profile=profile, ttl=ttl_s, signers={})
+
+
+def _worker_sign(issuer_code: str, face: Face) -> tuple[bytes, int]:
+    """Render and certify one face in a worker; returns the signed PDF and its certified length."""
+    import time as _time
+
+    provider: SealProvider = _worker["provider"]
+    signers: dict[str, tuple[float, SealSigner]] = _worker["signers"]
+    cached = signers.get(issuer_code)
+    if cached is None or _time.monotonic() - cached[0] > _worker["ttl"]:
+        seal = provider.seal(issuer_code)
+        profile: Profile = _worker["profile"]
+        signer = SealSigner(
+            key=seal.key,
+            certificate=seal.certificate,
+            chain=seal.chain,
+            trust=provider.trust(),
+            timestamper=provider.timestamper() if profile != "B-B" else None,
+            profile=profile,
+            seal_name=seal.seal_name,
+        )
+        signers[issuer_code] = (_time.monotonic(), signer)
+        cached = signers[issuer_code]
+    signed = asyncio.run(cached[1].async_sign(render(face)))
+    return signed.pdf, signed.certified_length

@@ -21,7 +21,7 @@ from licenses import Holder, IssueRequest, LicenseRegistry, Trust, open_registry
 from licenses.pki import Pki
 
 DAYI_SAMR = "11510129008589710X"  # 大邑县市场监督管理局 (DOMAIN.md vector; in the PKI and the catalog)
-DAYI_NR = "115101290510129253"  # 大邑县自然资源局 as the catalog spells it (the PKI lists another USCC)
+DAYI_NR = "115101290510129253"  # 大邑县自然资源局
 
 
 @dataclass

@@ -102,7 +102,7 @@ def test_crash_then_resume_leaves_every_license_once(tmp_path: Path, failpoint: 
         with env.db.session() as s:
             assert s.scalar(select(func.count()).select_from(LicenseOrphan)) == len(report.orphans)
         if failpoint.startswith(AFTER_STORE):
-            assert len(report.orphans) == 3
+            assert 3 <= len(report.orphans) <= 4  # the batch's files stored before the crash
         for orphan in report.orphans:
             pdf = reg.store.get_bytes(Zone.LICENSES, orphan["object_key"])
             result = verify_license(pdf, trust=env.trust(), registry=reg)

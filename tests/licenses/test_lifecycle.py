@@ -213,9 +213,9 @@ def test_lookups_for_sharing(lic_env: LicEnv) -> None:
 
 def test_identifiers_and_serials(lic_env: LicEnv) -> None:
     with lic_env.db.session() as s:
-        a = allocate_serials(s, "11100000YL0000012P001", "11511825755101061A", 2031, 3)
+        a = allocate_serials(s, "11100000YL0000012P001", "11511825051182510B", 2031, 3)
     with lic_env.db.session() as s:
-        b = allocate_serials(s, "11100000YL0000012P001", "11511825755101061A", 2031, 2)
+        b = allocate_serials(s, "11100000YL0000012P001", "11511825051182510B", 2031, 2)
     assert a == ["2031000001", "2031000002", "2031000003"] and b == ["2031000004", "2031000005"]
     lic = lic_env.registry.issue(business_request())
     assert is_valid_license_id(lic.license_id)

@@ -92,7 +92,7 @@ def test_not_a_license_and_unknown_license(lic_env: LicEnv, tmp_path: Path) -> N
         from dataclasses import replace
 
         # 天全县市场监督管理局: no license of this issuer is in lic_env's registry
-        foreign_lic = other.registry.issue(replace(business_request(), issuer_code="11511825755101061A"))
+        foreign_lic = other.registry.issue(replace(business_request(), issuer_code="11511825051182510B"))
         pdf = other.registry.file(foreign_lic.license_id)
         report = verify_license(pdf, trust=other.trust(), registry=lic_env.registry)
         assert report.reasons == ["unknown_license"]

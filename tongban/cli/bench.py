@@ -34,6 +34,7 @@ def issuance(
     database_url: str | None = typer.Option(None, "--database-url", help="Default: SQLite in a temp dir."),
     preload: int = typer.Option(0, "--preload", help="Then register N more rows and measure again."),
     batch_size: int = typer.Option(64, "--batch-size"),
+    workers: int | None = typer.Option(None, "--workers", help="Signing processes (default: CPUs)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Bulk license issuance (identifier, render, sign B-LT, store, register) vs reportlab + sign_pdf."""
@@ -46,6 +47,7 @@ def issuance(
             database_url=database_url,
             preload=preload,
             batch_size=batch_size,
+            workers=workers,
         ),
         json_out,
     )
