@@ -8,6 +8,8 @@ Recipes (the raw pyhanko / ASN.1 / reportlab work lives in private modules)::
                                       holders=[Holder(name, code, "001")], fields={...},
                                       idempotency_key=f"{project_no}:{type_code}"))
     outcomes = registry.issue_many(requests, on_progress=...)   # bulk, batch transactions
+    request_from_case(accept_row, result_row, approval) -> IssueRequest   # catalog field sources
+    registry.verify(pdf) -> VerificationReport                 # with the PKI's trust
     registry.get(license_id) -> LicenseView ; registry.find_by_holder(code, code_type, type_code=None)
     registry.metadata(license_id) -> dict ; registry.face(license_id) -> Face ; registry.file(license_id)
     registry.transition(license_id, "suspend", reason=..., actor=...)   # DOMAIN.md §3 table
@@ -51,6 +53,7 @@ from licenses.registry import (
     LicenseView,
     StatusEntry,
 )
+from licenses.from_case import AwaitingApproval, request_from_case
 from licenses.verification import async_verify_license, verify_license, verify_license_strict
 
 if TYPE_CHECKING:
@@ -108,6 +111,7 @@ def trust(settings: Settings, *, db: Database | None = None) -> Trust:
 
 
 __all__ = [
+    "AwaitingApproval",
     "DEFAULT_PROFILE",
     "PROFILES",
     "REASON_CODES",
@@ -140,6 +144,7 @@ __all__ = [
     "certified_revision_length",
     "open_registry",
     "render_face",
+    "request_from_case",
     "trust",
     "verify_license",
     "verify_license_strict",

@@ -233,6 +233,7 @@ async def check_file(pdf: bytes, trust: Trust, *, now: datetime | None = None) -
     out.checks["modifications"] = {
         "level": level.name if level is not None else None,
         "docmdp_ok": status.docmdp_ok,
+        "certification": sig.docmdp_level.name if sig.docmdp_level is not None else None,
     }
     if status.docmdp_ok is False or (
         level is not None and level not in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)

@@ -858,6 +858,12 @@ class LicenseRegistry:
         view = self.get(license_id, history=False)
         return self.store.get_bytes(Zone.LICENSES, view.object_key)
 
+    def verify(self, pdf: bytes, *, now: datetime | None = None) -> Any:
+        """Verify a license file against this registry and the seal provider's trust (a report)."""
+        from licenses.verification import verify_license
+
+        return verify_license(pdf, trust=self.seals.trust(), registry=self, now=now)
+
     # -- lifecycle --------------------------------------------------------------------------------
     def transition(self, license_id: str, action: str, *, reason: str, actor: str = "system") -> LicenseView:
         """Apply one status change of DOMAIN.md §3; anything else raises TransitionRefused."""

@@ -138,3 +138,17 @@ def test_several_holders_on_a_property_certificate(lic_env: LicEnv, tmp_path: Pa
     text = "".join(run("pdftotext", str(tmp_path / "p.pdf"), "-").stdout.split())
     assert "不动产权证书" in text and "王五、赵六、孙七" in text and "共同共有" in text
     assert "Signature is Valid." in run("pdfsig", "-nocert", str(tmp_path / "p.pdf")).stdout
+
+
+def test_metadata_as_xmp_and_json_attachment(issued: tuple[bytes, Path]) -> None:
+    pdf, work = issued
+    listed = run("pdfdetach", "-list", str(work / "license.pdf")).stdout
+    assert "license.json" in listed
+    out = run("pdfdetach", "-save", "1", "-o", str(work / "meta.json"), str(work / "license.pdf"))
+    assert out.returncode == 0, out.stderr
+    import json as _json
+
+    meta = _json.loads((work / "meta.json").read_text("utf-8"))
+    assert meta["ZZMC"] == "营业执照" and meta["ZZZT"] == "01" and meta["ZZBS"].startswith("1.2.156.3005.2.")
+    assert f"<tbzz:ZZBS>{meta['ZZBS']}</tbzz:ZZBS>".encode() in pdf  # XMP (uncompressed metadata stream)
+    assert b"<tbzz:ZZBFJGDM>" in pdf and "<dc:title>".encode() in pdf

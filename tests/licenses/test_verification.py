@@ -30,6 +30,7 @@ def test_a_fresh_license_is_valid_and_reports_its_checks(lic_env: LicEnv) -> Non
     assert report.license_id == lic.license_id and report.status == "01"
     assert report.certified_sha256 == lic.sha256
     assert report.checks["modifications"]["level"] == "LTA_UPDATES"  # B-LT: the DSS was added
+    assert report.checks["modifications"]["certification"] == "NO_CHANGES"  # DocMDP P=1
     assert report.checks["timestamp"]["trusted"] is True
     assert report.as_dict()["kind"] == "license"
     assert verify_license_strict(pdf, trust=lic_env.trust(), registry=lic_env.registry).valid
