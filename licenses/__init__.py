@@ -45,6 +45,7 @@ from licenses.errors import (
     UniquenessConflict,
     VerificationFailed,
 )
+from licenses.from_case import AwaitingApproval, request_from_case
 from licenses.registry import (
     TRANSITIONS,
     IssuedLicense,
@@ -53,7 +54,6 @@ from licenses.registry import (
     LicenseView,
     StatusEntry,
 )
-from licenses.from_case import AwaitingApproval, request_from_case
 from licenses.verification import async_verify_license, verify_license, verify_license_strict
 
 if TYPE_CHECKING:
@@ -111,11 +111,11 @@ def trust(settings: Settings, *, db: Database | None = None) -> Trust:
 
 
 __all__ = [
-    "AwaitingApproval",
     "DEFAULT_PROFILE",
     "PROFILES",
     "REASON_CODES",
     "TRANSITIONS",
+    "AwaitingApproval",
     "Face",
     "GlyphMissing",
     "Holder",

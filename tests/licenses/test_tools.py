@@ -151,4 +151,4 @@ def test_metadata_as_xmp_and_json_attachment(issued: tuple[bytes, Path]) -> None
     meta = _json.loads((work / "meta.json").read_text("utf-8"))
     assert meta["ZZMC"] == "营业执照" and meta["ZZZT"] == "01" and meta["ZZBS"].startswith("1.2.156.3005.2.")
     assert f"<tbzz:ZZBS>{meta['ZZBS']}</tbzz:ZZBS>".encode() in pdf  # XMP (uncompressed metadata stream)
-    assert b"<tbzz:ZZBFJGDM>" in pdf and "<dc:title>".encode() in pdf
+    assert b"<tbzz:ZZBFJGDM>" in pdf and b"<dc:title>" in pdf
