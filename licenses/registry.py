@@ -45,6 +45,7 @@ from contracts.licensetypes import LicenseType
 from core import failpoints
 from core.canonical import sha256_hex
 from core.db import Database, utcnow
+from core.errors import StoreError
 from core.events import record_event
 from core.ledger import append_many
 from core.masking import mask_id
@@ -1074,7 +1075,8 @@ class LicenseRegistry:
         """Find stored license files no registered license owns and record them void.
 
         Files younger than ``grace`` are left alone (an issuer may be between store and register).
-        The licenses zone is write-once, so orphans are kept and marked ``void-kept``."""
+        Deletion is attempted; the licenses zone is write-once, so orphans there are kept and
+        marked ``void-kept`` (``void-deleted`` where a store allows it)."""
         report = OrphanReport()
         cutoff = self.clock() - grace
         with self.db.session() as s:
@@ -1085,30 +1087,34 @@ class LicenseRegistry:
             if summary.key in known or summary.modified > cutoff:
                 continue
             lid = _license_id_in(self.store, summary.key)
-            note = (
-                "stored but never registered (crash between store and register); kept: the zone is write-once"
-            )
+            why = "stored but never registered (crash between store and register)"
+            try:
+                self.store.delete(Zone.LICENSES, summary.key)
+                disposition, note = "void-deleted", f"{why}; deleted"
+            except StoreError:  # the licenses zone is write-once (object lock): keep it, marked void
+                disposition, note = "void-kept", f"{why}; kept: the zone is write-once"
             with self.db.session() as s:
                 s.add(
                     LicenseOrphan(
                         object_key=summary.key,
                         license_id=lid,
                         found_at=self.clock().isoformat(),
-                        disposition="void-kept",
+                        disposition=disposition,
                         note=note,
                     )
                 )
-                if lid is not None:
-                    registered = s.scalar(select(LicenseRecord.id).where(LicenseRecord.license_id == lid))
-                    intent = s.get(LicenseIntent, lid)
-                    if intent is not None and registered is None and intent.state == "allocated":
-                        intent.state = "allocated"  # kept: a resumed request reuses the identifier
+                # an intent stays "allocated": a resumed request reuses its identifier
                 append_many(
                     s,
                     LEDGER_STREAM,
-                    [("license.orphan_void", {"object_key": summary.key, "license_id": lid})],
+                    [
+                        (
+                            "license.orphan_void",
+                            {"object_key": summary.key, "license_id": lid, "disposition": disposition},
+                        )
+                    ],
                 )
-            report.orphans.append({"object_key": summary.key, "license_id": lid, "disposition": "void-kept"})
+            report.orphans.append({"object_key": summary.key, "license_id": lid, "disposition": disposition})
         return report
 
 

@@ -104,6 +104,7 @@ def test_crash_then_resume_leaves_every_license_once(tmp_path: Path, failpoint: 
         if failpoint.startswith(AFTER_STORE):
             assert 3 <= len(report.orphans) <= 4  # the batch's files stored before the crash
         for orphan in report.orphans:
+            assert orphan["disposition"] == "void-kept"  # the licenses zone refuses deletes
             pdf = reg.store.get_bytes(Zone.LICENSES, orphan["object_key"])
             result = verify_license(pdf, trust=env.trust(), registry=reg)
             assert not result.valid and set(result.reasons) <= {"registry_mismatch", "unknown_license"}
