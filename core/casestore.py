@@ -17,8 +17,8 @@ Four tables (Alembic revision ``0003``):
 Ownership of a ``row_guid`` (DOMAIN.md §5): an accepted row owns it, and so does an open hold
 (a held row is accepted when its parent arrives); a quarantined row owns nothing.
 
-Writes join the caller's session (one transaction per batch). Bulk paths use a Core ``insert`` on
-the session's connection with a list of dicts (executemany, no ORM bookkeeping per row).
+Writes join the caller's session (one transaction per batch). Bulk writes are one executemany
+(through the driver on SQLite, a Core insert elsewhere); the big ``IN (…)`` lookups are driver SQL.
 
 Public API::
 
@@ -263,6 +263,37 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[i : i + _CHUNK]
 
 
+def _placeholder(session: Session) -> str:
+    return "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+
+
+def _select_in(session: Session, sql_head: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``sql_head + " IN (…)"`` over chunks of ``values``, as driver SQL: compiling an IN list of
+    thousands of bound parameters through SQLAlchemy costs more than the query itself."""
+    mark = _placeholder(session)
+    conn = session.connection()
+    out: list[tuple[Any, ...]] = []
+    for part in _chunks(values):
+        sql = f"{sql_head} IN ({', '.join([mark] * len(part))})"
+        out.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(part)))
+    return out
+
+
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """executemany; on SQLite straight through the driver (no per-row SQLAlchemy parameter
+    processing), elsewhere a Core insert (PostgreSQL: batched multi-row VALUES)."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        cols = list(rows[0])
+        # table and column names come from our own ORM models, values are bound parameters
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"  # noqa: S608
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+    else:
+        conn.execute(insert(table), rows)
+
+
 def _text_or_none(value: Any, limit: int) -> str | None:
     if value is None:
         return None
@@ -277,29 +308,28 @@ class CaseStore:
     def owned_guids(self, session: Session, guids: Iterable[str]) -> set[str]:
         """The subset of ``guids`` owned by an accepted row or an open hold."""
         wanted = sorted({g for g in guids if isinstance(g, str)})
-        owned: set[str] = set()
-        for part in _chunks(wanted):
-            owned.update(session.scalars(select(CaseRow.row_guid).where(CaseRow.row_guid.in_(part))))
-            owned.update(
-                session.scalars(
-                    select(HeldRow.row_guid).where(HeldRow.status == HOLD_OPEN, HeldRow.row_guid.in_(part))
-                )
+        owned = {r[0] for r in _select_in(session, "SELECT row_guid FROM case_rows WHERE row_guid", wanted)}
+        owned.update(
+            r[0]
+            for r in _select_in(
+                session, "SELECT row_guid FROM case_held WHERE status = 'held' AND row_guid", wanted
             )
+        )
         return owned
 
     def accepted_parents(self, session: Session, project_nos: Iterable[str]) -> dict[str, str]:
         """``project_no -> accept_date`` of accepted ``up_pro_accept`` rows (the first one accepted)."""
         wanted = sorted({p for p in project_nos if isinstance(p, str)})
         out: dict[str, str] = {}
-        for part in _chunks(wanted):
-            rows = session.execute(
-                select(CaseRow.project_no, CaseRow.business_date)
-                .where(CaseRow.table_name == "up_pro_accept", CaseRow.project_no.in_(part))
-                .order_by(CaseRow.id)
-            )
-            for project_no, accept_date in rows:
-                if project_no is not None and project_no not in out:
-                    out[project_no] = accept_date or ""
+        rows = _select_in(
+            session,
+            "SELECT id, project_no, business_date FROM case_rows "
+            "WHERE table_name = 'up_pro_accept' AND project_no",
+            wanted,
+        )
+        for _id, project_no, accept_date in sorted(rows):
+            if project_no is not None and project_no not in out:
+                out[project_no] = accept_date or ""
         return out
 
     # -- accepted rows ---------------------------------------------------------------------------
@@ -309,8 +339,9 @@ class CaseStore:
         if not rows:
             return 0
         stamp = iso(at or utcnow())
-        session.connection().execute(
-            insert(cast(Table, CaseRow.__table__)),  # Core executemany: no ORM bookkeeping per row
+        _bulk_insert(
+            session,
+            cast(Table, CaseRow.__table__),
             [
                 {
                     "row_guid": r.row_guid,
@@ -385,8 +416,9 @@ class CaseStore:
         if not rows:
             return 0
         stamp = iso(at or utcnow())
-        session.connection().execute(
-            insert(cast(Table, HeldRow.__table__)),  # Core executemany: no ORM bookkeeping per row
+        _bulk_insert(
+            session,
+            cast(Table, HeldRow.__table__),
             [
                 {
                     "row_guid": r.row_guid,
@@ -448,8 +480,9 @@ class CaseStore:
         if not rows:
             return 0
         stamp = iso(at or utcnow())
-        session.connection().execute(
-            insert(cast(Table, QuarantinedRow.__table__)),  # Core executemany: no ORM bookkeeping per row
+        _bulk_insert(
+            session,
+            cast(Table, QuarantinedRow.__table__),
             [
                 {
                     "kind": r.kind,
