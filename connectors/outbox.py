@@ -152,6 +152,26 @@ class DeliveryReport:
         return dict(vars(self))
 
 
+def insert_ignore(session: Session, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> int:
+    """Bulk ``INSERT ... ON CONFLICT (key) DO NOTHING`` through the driver's executemany; returns rows
+    inserted (SQLAlchemy's batched insert does not report a reliable total rowcount)."""
+    if not rows:
+        return 0
+    cols = list(rows[0])
+    pg = session.get_bind().dialect.name == "postgresql"
+    marks = ", ".join(f"%({c})s" if pg else f":{c}" for c in cols)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) "  # noqa: S608 - our own table/column names
+        f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
+    )
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+        return int(cursor.rowcount or 0)
+    finally:
+        cursor.close()
+
+
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -179,8 +199,7 @@ def enqueue_rows(
     def flush() -> int:
         if not buf:
             return 0
-        stmt = _insert(session).values(buf).on_conflict_do_nothing(index_elements=["peer", "row_guid"])
-        n = _rowcount(session.execute(stmt))
+        n = insert_ignore(session, "connector_outbox", buf, ("peer", "row_guid"))
         buf.clear()
         return int(n)
 

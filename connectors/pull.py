@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.errors import MalformedResponse
 from connectors.models import InboundRow, PullCursor
+from connectors.outbox import insert_ignore
 from connectors.registry import PeerConfig
 from connectors.rest import RestClient
 from core import failpoints
@@ -84,14 +84,7 @@ def pull_county(
         failpoints.hit(FP_AFTER_FETCH)
         with db.session() as s:
             if values:
-                ins = (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-                    InboundRow
-                )
-                for i in range(0, len(values), 1000):
-                    stmt = ins.values(values[i : i + 1000]).on_conflict_do_nothing(
-                        index_elements=["peer", "row_guid"]
-                    )
-                    rep.new_rows += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+                rep.new_rows += insert_ignore(s, "connector_inbound", values, ("peer", "row_guid"))
             cur = s.get(PullCursor, peer.name)
             if cur is None:
                 cur = PullCursor(peer=peer.name, rows_total=0, pages_total=0, updated_at=now)

@@ -28,12 +28,21 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.errors import ConnectorError, MalformedResponse, ResponseTooLarge, Timeout, translate
+from connectors.errors import (
+    ClientFault,
+    ConnectorError,
+    MalformedResponse,
+    ResponseTooLarge,
+    Timeout,
+    translate,
+)
 from connectors.resilience import CircuitBreaker, Timing, breaker_for, call_with_retry
 from connectors.xmlsafe import check_prolog
+from contracts.fields import CASE_TABLES
 from contracts.wire import wire_path
 
 PROVINCE_WSDL = wire_path("province.wsdl")
+PROVINCE_TABLES = frozenset(CASE_TABLES)
 
 
 @dataclass
@@ -174,6 +183,50 @@ class TimestampToken:
         return envelope
 
 
+_TNS = "{urn:tongban:province:v1}"
+
+
+class _BulkRows(threading.local):
+    """Rows waiting to be placed into the next SubmitCaseRows envelope of this thread."""
+
+    def __init__(self) -> None:
+        self.rows: Sequence[tuple[str, dict[str, Any]]] | None = None
+
+
+def _bulk_rows_plugin(bulk: _BulkRows) -> Any:
+    """A zeep egress plugin that fills ``rows`` with CaseRow elements built directly with lxml.
+
+    zeep's generic object serializer costs ~1 ms per 22-column row; building the same elements
+    from the field table is ~20x cheaper. zeep still builds the envelope, applies WS-Security,
+    sends, and parses and validates the reply.
+    """
+    from lxml import etree
+    from zeep import Plugin
+
+    from contracts.fields import TABLES
+
+    columns = {name: [(f.name, _TNS + f.name) for f in spec.fields] for name, spec in TABLES.items()}
+
+    class BulkRowsPlugin(Plugin):  # type: ignore[misc]
+        def egress(self, envelope: Any, http_headers: Any, operation: Any, binding_options: Any) -> Any:
+            rows = bulk.rows
+            if rows is None or operation.name != "SubmitCaseRows":
+                return envelope, http_headers
+            bulk.rows = None
+            holder = envelope.find(f".//{_TNS}rows")
+            sub = etree.SubElement
+            for table, row in rows:
+                case_row = sub(holder, _TNS + "CaseRow")
+                el = sub(case_row, _TNS + table)
+                for name, tag in columns[table]:
+                    v = row.get(name)
+                    if v is not None:
+                        sub(el, tag).text = str(v)
+            return envelope, http_headers
+
+    return BulkRowsPlugin()
+
+
 def hardened_settings() -> Any:
     from zeep import Settings
 
@@ -225,8 +278,13 @@ class ProvinceSoapClient:
         wsse = None
         if username:
             wsse = Compose([UsernameToken(username, password or "", use_digest=True), TimestampToken()])
+        self._bulk = _BulkRows()
         self.client = Client(
-            str(PROVINCE_WSDL), settings=hardened_settings(), transport=self.transport.zeep, wsse=wsse
+            str(PROVINCE_WSDL),
+            settings=hardened_settings(),
+            transport=self.transport.zeep,
+            wsse=wsse,
+            plugins=[_bulk_rows_plugin(self._bulk)],
         )
         self.service = self.client.create_service("{urn:tongban:province:v1}ProvinceExchange", endpoint)
         self.breaker = breaker or breaker_for(f"{peer}:{endpoint}", self.timing)
@@ -261,10 +319,18 @@ class ProvinceSoapClient:
 
     def submit_rows(self, batch_id: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Receipt]:
         """Send (table, row) pairs in order; one receipt per row, in order."""
-        payload = {"CaseRow": [{table: row} for table, row in rows]}
+        for table, _ in rows:
+            if table not in PROVINCE_TABLES:
+                raise ClientFault(f"no such case table {table!r}", peer=self.peer, operation="SubmitCaseRows")
 
         def send() -> Any:
-            return self.service.SubmitCaseRows(batch_id=batch_id, sender=self.sender, rows=payload)
+            self._bulk.rows = rows  # placed into the envelope by the bulk-rows plugin
+            try:
+                return self.service.SubmitCaseRows(
+                    batch_id=batch_id, sender=self.sender, rows={"CaseRow": []}
+                )
+            finally:
+                self._bulk.rows = None
 
         result = self._call("SubmitCaseRows", len(rows), send)
         receipts = _receipts(result)

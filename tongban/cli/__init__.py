@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 import typer
 
-from tongban.cli import api, audit, bench, cases, license, pki, store, system
+from tongban.cli import api, audit, bench, bench_push, cases, license, outbox, pki, sandbox, store, system  # noqa: F401
 
 app = typer.Typer(
     name="tongban",
@@ -39,7 +39,9 @@ app.add_typer(api.app, name="api")
 app.add_typer(audit.app, name="audit")
 app.add_typer(license.app, name="license")
 app.add_typer(pki.app, name="pki")
-app.add_typer(bench.app, name="bench")
+app.add_typer(bench.app, name="bench")  # bench_push adds `bench push` to it
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:
