@@ -9,8 +9,10 @@
   the same two workers: the framework's ceiling on this machine.
 
 The load generator is open-loop: request *i* is sent at ``t0 + i/rate`` whatever happened before,
-from one asyncio process with a bounded connection pool; latency is measured from the scheduled
-send time, so queueing inside the generator or the server counts (no coordinated omission).
+from one asyncio process with up to 256 keep-alive connections (a minimal HTTP/1.1 client: httpx's
+pool degrades when thousands of requests queue, which would measure the generator); latency is
+measured from the scheduled send time, so queueing in the generator or the server counts (no
+coordinated omission).
 Result: achieved throughput, p50, p99, errors, for both, and ``ratio`` = ours / baseline.
 """
 
@@ -97,43 +99,96 @@ def _server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[None]:
             proc.kill()
 
 
+class _Conn:
+    """One keep-alive HTTP/1.1 connection (a minimal client: httpx's pool degrades with thousands of
+    queued requests, which would measure the generator instead of the server)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def get(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:].strip())
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+
 async def _load(
     url: str, headers: dict[str, str], rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    idle: list[_Conn] = []
+    opened = 0
+    max_conns = 256
+    waiters: asyncio.Queue[_Conn] = asyncio.Queue()
+
+    async def acquire() -> _Conn:
+        nonlocal opened
+        if idle:
+            return idle.pop()
+        if opened < max_conns:
+            opened += 1
+            reader, writer = await asyncio.open_connection(host, port)
+            return _Conn(reader, writer)
+        return await waiters.get()
+
+    def release(conn: _Conn) -> None:
+        if waiters._getters:  # type: ignore[attr-defined]  # someone is waiting: hand over directly
+            waiters.put_nowait(conn)
+        else:
+            idle.append(conn)
+
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    async with httpx.AsyncClient(limits=limits, timeout=10.0, headers=headers) as client:
-        # warm up (connections, caches) without recording
-        end = time.perf_counter() + warmup
-        while time.perf_counter() < end:
-            await asyncio.gather(*(client.get(url) for _ in range(8)))
-        n = int(rate * duration)
-        t0 = time.perf_counter() + 0.05
-        tasks = []
 
-        async def one(scheduled: float) -> None:
+    async def one(scheduled: float | None) -> None:
+        nonlocal opened
+        if scheduled is not None:
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            try:
-                r = await client.get(url)
-                if r.status_code != 200:
-                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
-                    return
-            except httpx.HTTPError as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-                return
+        conn = await acquire()
+        try:
+            status = await asyncio.wait_for(conn.get(request), 10.0)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            conn.writer.close()
+            opened -= 1
+            return
+        release(conn)
+        if status != 200:
+            errors[str(status)] = errors.get(str(status), 0) + 1
+        elif scheduled is not None:
             latencies.append(time.perf_counter() - scheduled)
 
-        for i in range(n):
-            scheduled = t0 + i / rate
-            # create tasks a little ahead of their time so the loop is never the bottleneck
-            while time.perf_counter() < scheduled - 0.02:
-                await asyncio.sleep(0.005)
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
+    end = time.perf_counter() + warmup  # warm up connections and caches, not recorded
+    while time.perf_counter() < end:
+        await asyncio.gather(*(one(None) for _ in range(8)))
+    n = int(rate * duration)
+    t0 = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(n):
+        scheduled = t0 + i / rate
+        while time.perf_counter() < scheduled - 0.01:  # create tasks just ahead of their time
+            await asyncio.sleep(0.002)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    for conn in idle:
+        conn.writer.close()
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -150,8 +205,10 @@ async def _load(
         "errors": errors,
         "throughput_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
         "p99_ms": pct(0.99),
         "max_ms": round(latencies[-1] * 1000, 2) if latencies else -1.0,
+        "connections": opened,
     }
 
 

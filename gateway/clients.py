@@ -204,6 +204,14 @@ class PrincipalCache:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, client_id: str) -> tuple[bool, Principal | None]:
+        """``(hit, principal)`` from memory only (no database access)."""
+        with self._lock:
+            hit = self._cache.get(client_id)
+        if hit is not None and self.clock() - hit[0] < self.ttl_s:
+            return True, hit[1]
+        return False, None
+
     def get(self, client_id: str) -> Principal | None:
         now = self.clock()
         with self._lock:

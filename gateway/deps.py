@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from gateway.clients import Principal
 from gateway.errors import RateLimited, Unauthorized
@@ -35,7 +36,9 @@ async def principal(
             "send `Authorization: Bearer <token>` (POST /v1/oauth/token)", code="TOKEN_MISSING"
         )
     claims = svc.tokens.verify(creds.credentials)
-    who = svc.principals.get(claims.client_id)
+    hit, who = svc.principals.cached(claims.client_id)
+    if not hit:  # a database read: off the event loop
+        who = await run_in_threadpool(svc.principals.get, claims.client_id)
     if who is None:
         raise Unauthorized("the token's client is unknown or disabled", code="TOKEN_INVALID")
     request.scope.setdefault("state", {})["client_id"] = who.client_id
