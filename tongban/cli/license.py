@@ -41,10 +41,10 @@ def _fields(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _registry() -> Any:
+def _registry(workers: int = 1) -> Any:
     from licenses import open_registry
 
-    return open_registry(settings())
+    return open_registry(settings(), workers=workers)
 
 
 def _license_fail(exc: Exception) -> NoReturn:
@@ -187,11 +187,14 @@ def _batch_requests(path: Path) -> Iterator[Any]:
 @app.command("issue-batch")
 def issue_batch(
     file: Path = BatchFileArg,
+    workers: int = typer.Option(0, "--workers", help="Signing processes (0: one per CPU)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Issue many licenses (batch transactions), with a progress bar on a terminal."""
+    import os
+
     requests = list(_batch_requests(file))
-    registry = _registry()
+    registry = _registry(workers or os.cpu_count() or 1)
     done = {"issued": 0, "existing": 0, "refused": 0}
     errors: list[dict[str, str]] = []
 
@@ -223,6 +226,7 @@ def issue_batch(
                 sys.stderr.write(f"issued {n}/{total}\n")
 
         registry.issue_many(requests, on_progress=line)
+    registry.close()
     doc = {"requests": len(requests), **done, "errors": errors[:100]}
     if json_out:
         emit_json(doc)
