@@ -181,7 +181,9 @@ def translate(
         if isinstance(exc, zx.Fault):
             code = str(exc.code or "")
             msg = f"peer answered a SOAP fault {code}: {exc.message}"
-            if code.endswith("Client") or code.endswith("Sender"):
+            if "Authentication" in code:
+                return AuthError(msg, **ctx)
+            if code.endswith("Client") or code.endswith("Sender") or ".Client" in code or "Client." in code:
                 return ClientFault(msg, **ctx)
             return SoapFault(msg, fault_code=code, **ctx)
         if isinstance(exc, zx.TransportError):

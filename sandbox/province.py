@@ -370,10 +370,68 @@ def build_service(store: ProvinceStore) -> type[ServiceBase]:
     return ProvinceExchange
 
 
-def make_province_app(store: ProvinceStore) -> WsgiApplication:
-    """The WSGI application of the province's SOAP service (WSDL at ``?wsdl``)."""
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+
+def check_wsse(headers: Any, users: dict[str, str], seen_nonces: set[str], max_skew_s: int = 300) -> None:
+    """Verify a UsernameToken (password digest, fresh nonce, recent Created) and a wsu:Timestamp."""
+    import base64
+    import datetime as dt
+    import hashlib
+
+    def fault(msg: str) -> Fault:
+        return Fault("Client.Authentication", f"WS-Security: {msg}")
+
+    sec = None
+    for h in headers or []:
+        if getattr(h, "tag", None) == f"{{{WSSE}}}Security":
+            sec = h
+        elif hasattr(h, "find"):
+            sec = sec if sec is not None else h.find(f".//{{{WSSE}}}Security")
+    if sec is None:
+        raise fault("no Security header")
+    user = sec.findtext(f".//{{{WSSE}}}Username")
+    pw = sec.find(f".//{{{WSSE}}}Password")
+    nonce = sec.findtext(f".//{{{WSSE}}}Nonce") or ""
+    created = sec.findtext(f".//{{{WSSE}}}UsernameToken/{{{WSU}}}Created") or ""
+    expires = sec.findtext(f".//{{{WSU}}}Timestamp/{{{WSU}}}Expires")
+    if not user or user not in users or pw is None:
+        raise fault("unknown user")
+    expected = base64.b64encode(
+        hashlib.sha1(base64.b64decode(nonce) + created.encode() + users[user].encode()).digest()  # noqa: S324 - WSS digest
+    ).decode()
+    if pw.text != expected:
+        raise fault("bad password digest")
+    now = dt.datetime.now(dt.UTC)
+    when = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    if abs((now - when).total_seconds()) > max_skew_s:
+        raise fault("Created too old or in the future")
+    if expires is None or dt.datetime.fromisoformat(expires.replace("Z", "+00:00")) < now:
+        raise fault("missing or expired wsu:Timestamp")
+    if nonce in seen_nonces:
+        raise fault("nonce replayed")
+    seen_nonces.add(nonce)
+
+
+def make_province_app(store: ProvinceStore, users: dict[str, str] | None = None) -> WsgiApplication:
+    """The WSGI application of the province's SOAP service (WSDL at ``?wsdl``).
+
+    With ``users`` (username -> password), every call must carry a valid WS-Security UsernameToken
+    (password digest) and wsu:Timestamp; otherwise a ``Client.Authentication`` fault.
+    """
+    service = build_service(store)
+    if users:
+        nonces: set[str] = set()
+        lock = threading.Lock()
+
+        def _auth(ctx: Any) -> None:
+            with lock:
+                check_wsse(ctx.in_header_doc, users, nonces)
+
+        service.event_manager.add_listener("method_call", _auth)
     app = Application(
-        [build_service(store)],
+        [service],
         tns=NAMESPACE,
         name=SERVICE_NAME,
         in_protocol=Soap11(validator="lxml"),

@@ -120,3 +120,22 @@ def test_server_fault_does_not_leak_zeep_types(province: Province) -> None:
 
 def test_client_fault_is_permanent() -> None:
     assert not ClientFault("x").retryable
+
+
+def test_ws_security_is_verified_by_the_province(tmp_path) -> None:
+    from connectors.errors import AuthError
+    from sandbox.province import ProvinceStore, make_province_app
+    from sandbox.server import start
+
+    srv = start(make_province_app(ProvinceStore(tmp_path / "p.db"), users={"county": "s3cret"}))
+    try:
+        url = srv.url + "/"
+        slow = dataclasses.replace(FAST, read_timeout_s=10)
+        good = ProvinceSoapClient(url, timing=slow, username="county", password="s3cret")
+        assert all(r.delivered for r in good.submit_rows("b", list(case_rows(9, "510129", 2))))
+        for user, pw in (("county", "wrong"), ("nobody", "s3cret"), (None, None)):
+            c = ProvinceSoapClient(url, timing=slow, username=user, password=pw)
+            with pytest.raises(AuthError):
+                c.query_counts()
+    finally:
+        srv.close()
