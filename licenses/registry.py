@@ -300,9 +300,7 @@ class LicenseRegistry:
         self.workers = workers  # >1: render and sign in that many worker processes
         self.worker_provider = worker_provider  # picklable factory of the SealProvider, for workers
         self._executor: Any = None
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._io = ThreadPoolExecutor(max_workers=8, thread_name_prefix="license-store")
+        self._io_pool: Any = None  # threads for durable store puts, made on first bulk use
         self._signers: dict[str, tuple[datetime, SealSigner]] = {}
         self._seal_cache: dict[str, tuple[datetime, Seal]] = {}
 
@@ -399,12 +397,21 @@ class LicenseRegistry:
             )
         return self._executor
 
+    def _io(self) -> Any:
+        if self._io_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._io_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="license-store")
+        return self._io_pool
+
     def close(self) -> None:
-        """Stop the signing worker processes (if any)."""
+        """Stop the signing worker processes and store threads (if any); the registry stays usable."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-        self._io.shutdown(wait=True)
+        if self._io_pool is not None:
+            self._io_pool.shutdown(wait=True)
+            self._io_pool = None
 
     def _start_batch(self, batch: Sequence[IssueRequest], pool: Any) -> _Batch:
         now = self.clock()
@@ -447,7 +454,8 @@ class LicenseRegistry:
             ).key
 
         # durable puts (fsync) overlap in threads; each file is stored before anything registers it
-        for (_i, p), key in zip(signed, self._io.map(put, signed), strict=True):
+        keys = map(put, signed) if len(signed) < 2 else self._io().map(put, signed)
+        for (_i, p), key in zip(signed, keys, strict=True):
             p.object_key = key
             failpoints.hit(AFTER_STORE)
         ready = {i: p for i, p in b.prepared.items() if i not in outcomes}
