@@ -38,7 +38,7 @@ Public API::
 
     DEFECT_KINDS: tuple[str, ...]
     GeneratorOptions(seed=0, bad_ratio=0.0, start=2025-01-02, end=2026-10-30, child_first_ratio=0.08,
-                     late_ratio=0.12, pool_size=12)
+                     late_ratio=0.12, pool_size=12, regions=())   # regions: a subset of DEMO_JURISDICTIONS
     Emitted(kind: "row" | "defect" | "approval", data: dict)
     CaseGenerator(options, *, calendar=None, catalog=None).emit(count) -> Iterator[Emitted]
     write_case_files(out, count, *, seed=0, bad_ratio=0.0, batches=1, calendar=None, progress=None)
@@ -193,12 +193,16 @@ class GeneratorOptions:
     child_first_ratio: float = 0.08
     late_ratio: float = 0.12
     pool_size: int = 12
+    regions: tuple[str, ...] = ()  # jurisdictions to draw cases from (empty: every demo jurisdiction)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.bad_ratio <= 1.0:
             raise ValueError("bad_ratio must be within 0..1")
         if self.end < self.start:
             raise ValueError("end must not be before start")
+        unknown = [r for r in self.regions if r not in DEMO_JURISDICTIONS]
+        if unknown:
+            raise ValueError(f"regions {unknown} are not demo jurisdictions {DEMO_JURISDICTIONS}")
 
 
 class Emitted(NamedTuple):
@@ -263,7 +267,8 @@ class CaseGenerator:
         self.cal = calendar or default_calendar()
         self.catalog = catalog or load_catalog()
         self.types = license_types or load_license_types()
-        self._items = {r: self.catalog.items_in(r) for r in DEMO_JURISDICTIONS}
+        self._regions = self.o.regions or DEMO_JURISDICTIONS
+        self._items = {r: self.catalog.items_in(r) for r in self._regions}
         self._depts = {d.code: d for d in self.catalog.departments}
         self._counter = 0
         self._serial: Counter[str] = Counter()
@@ -338,7 +343,7 @@ class CaseGenerator:
     # --- one case ---------------------------------------------------------------------------------
 
     def _pick_item(self) -> ServiceItem:
-        region = self.rng.choice(DEMO_JURISDICTIONS)
+        region = self.rng.choice(self._regions)
         items = self._items[region]
         return self.rng.choices(items, weights=ITEM_WEIGHTS[: len(items)])[0]
 
