@@ -140,8 +140,8 @@ def map_row(row: Mapping[str, Any], mapping: FieldMapping | None) -> tuple[str |
     """The contract table and contract-layout row of a vendor row (values untouched: whatever is
     wrong in them stays for the quality gate). Unknown vendor fields pass through by name."""
     if mapping is None:
-        table = row.get("table")
-        return (table if isinstance(table, str) else None), dict(row)
+        tagged = row.get("table")
+        return (tagged if isinstance(tagged, str) else None), dict(row)
     out: dict[str, Any] = {}
     table: str | None = None
     for key, value in row.items():

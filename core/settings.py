@@ -119,6 +119,17 @@ class QualitySettings(BaseModel):
     calendar_dir: Path | None = None  # working-day supplements (<year>.json); default $TONGBAN_CALENDAR_DIR
 
 
+class PipelineSettings(BaseModel):
+    """The pipeline flows (gateway/flows, dags/): batch sizes, waits, the province peer."""
+
+    raw_batch_rows: int = 2000  # rows per raw batch cut from a county's pulled rows
+    pull_page_rows: int = 500  # rows per feed page
+    province_peer: str = "province"  # registry id of the province the curated rows go to
+    awaiting_flag_hours: float = 72.0  # a finished case awaiting approval data longer is flagged
+    push_max_seconds: float = 600.0  # one delivery run; rows left over make the task fail and retry
+    issue_chunk: int = 64  # finished cases issued per registry call (progress and commits)
+
+
 class Settings(BaseSettings):
     """All settings of a tongban process."""
 
@@ -138,6 +149,7 @@ class Settings(BaseSettings):
     peers: PeerSettings = Field(default_factory=PeerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @cached_property
     def data_path(self) -> Path:

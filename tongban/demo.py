@@ -1,56 +1,409 @@
 """The main job on the embedded defaults: ``./run demo``.
 
-At this stage: initialise, check, run the heartbeat DAG in-process and summarise. Later issues grow
-this into the whole pipeline (ARCHITECTURE.md, flows 1-7).
+1. a fresh demo data dir (``<data dir>/demo``): migrations, keys, the sample PKI;
+2. a county day: ``contracts.generator`` cases of 大邑县 510129 and 天全县 511825 with planted
+   defects, children before their parents and late approval data, split per county;
+3. the sandbox peers on loopback ports: the province (SOAP), one county feed per county (天全县 in
+   the other vendor's layout) and one department system per county; Connections for them as
+   ``AIRFLOW_CONN_*``;
+4. the DAGs in order with ``dag.test()``: county_cases_ingest → case_quality → case_push_province →
+   department_results_inbound → license_issue → department_results_inbound (status changes for the
+   licenses just issued), with a live progress line read from the database;
+5. a summary from the database, the store and the province (:func:`gateway.flows.summary.collect`).
+
+The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
+tests drive too, so the demo's figures are checked against the same code path.
 """
 
 from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from core.settings import Settings
-from tongban import setup
+
+COUNTIES = ("510129", "511825")
+VENDOR_B_COUNTY = "511825"
+ROWS_PER_CASE = 10.8  # measured mean of the generator for these two counties
+DEMO_CASES = 2000
+PIPELINE = (
+    "county_cases_ingest",
+    "case_quality",
+    "case_push_province",
+    "department_results_inbound",
+    "license_issue",
+    "department_results_inbound",
+)
 
 
-def run(settings: Settings, console: Console) -> int:
-    console.rule("[bold]tongban demo[/bold] — embedded defaults")
-    console.print("1/3 initialising data dir, database and keys …")
-    setup.init(settings)
-    console.print("2/3 checking the runtime …")
-    checks = setup.doctor(settings)
-    bad = [c for c in checks if not c.ok]
+# --- the county day -------------------------------------------------------------------------------
+
+
+@dataclass
+class Day:
+    folder: Path
+    cases: Path
+    defects: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    rows_by_county: dict[str, list[dict[str, Any]]]
+    generation: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return sum(len(v) for v in self.rows_by_county.values())
+
+
+def generate_day(folder: Path, *, rows: int, seed: int = 20261125, bad_ratio: float = 0.05) -> Day:
+    """Generate ``rows`` case rows over the demo counties and split them per county."""
+    from contracts.generator import GeneratorOptions, approvals_path, defects_path, write_case_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "cases.jsonl"
+    summary = write_case_files(
+        out, rows, options=GeneratorOptions(seed=seed, bad_ratio=bad_ratio, regions=COUNTIES)
+    )
+    defects = [json.loads(x) for x in defects_path(out).read_text(encoding="utf-8").splitlines() if x]
+    approvals = [json.loads(x) for x in approvals_path(out).read_text(encoding="utf-8").splitlines() if x]
+    by_line = {int(d["line"]): str(d["project_no"]) for d in defects}
+    split: dict[str, list[dict[str, Any]]] = {c: [] for c in COUNTIES}
+    with out.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            row = json.loads(line)
+            project = by_line.get(n) or str(row.get("project_no") or "")
+            split[project[:6]].append(row)
+    return Day(folder, out, defects, approvals, split, summary.as_dict())
+
+
+# --- the sandbox peers ----------------------------------------------------------------------------
+
+
+@dataclass
+class Peers:
+    province: Any  # sandbox.province.ProvinceStore
+    counties: dict[str, Any]
+    departments: dict[str, Any]
+    servers: list[Any]
+    injectors: list[Any]
+    env: dict[str, str]
+    status_changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for s in self.servers:
+            s.close()
+
+    def faults_injected(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for inj in self.injectors:
+            for k, v in inj.counts.items():
+                total[k] = total.get(k, 0) + int(v)
+        return total
+
+
+def start_peers(
+    folder: Path,
+    day: Day,
+    *,
+    faults: Any = None,
+    fault_seed: int = 1,
+    token: str = "sandbox-token",  # noqa: S107
+) -> Peers:
+    """Province, county feeds and department systems on loopback; ``faults``: a FaultPlan for all."""
+    from dataclasses import replace
+
+    from sandbox.countyfeed import CountyFeed
+    from sandbox.deptsystem import DepartmentSystem, plan_status_changes
+    from sandbox.faults import FaultInjector
+    from sandbox.province import ProvinceStore, make_province_app
+    from sandbox.server import start
+
+    folder.mkdir(parents=True, exist_ok=True)
+    servers: list[Any] = []
+    injectors: list[Any] = []
+    env: dict[str, str] = {}
+
+    def serve(app: Any, conn_id: str, *, soap: bool, n: int, secret: str | None) -> None:
+        if faults is not None:
+            plan = replace(faults, seed=fault_seed * 100 + n)
+            app = FaultInjector(app, plan, soap=soap)
+            injectors.append(app)
+        srv = start(app)
+        servers.append(srv)
+        conn: dict[str, Any] = {"conn_type": "http", "host": "127.0.0.1", "port": srv.port}
+        if secret:
+            conn["password"] = secret
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+    province = ProvinceStore(folder / "province.db")
+    serve(make_province_app(province), "tongban_province", soap=True, n=0, secret=None)
+    results = {
+        str(r["project_no"]): r
+        for rows in day.rows_by_county.values()
+        for r in rows
+        if r.get("table") == "up_pro_result"
+    }
+    exclude = {str(d["project_no"]) for d in day.defects}
+    counties: dict[str, Any] = {}
+    departments: dict[str, Any] = {}
+    changes_all: list[dict[str, Any]] = []
+    for i, region in enumerate(COUNTIES, start=1):
+        layout = "vendor_b" if region == VENDOR_B_COUNTY else "standard"
+        feed = CountyFeed(region, day.rows_by_county[region], layout=layout, token=token)
+        counties[region] = feed
+        serve(feed, f"tongban_county_{region}", soap=False, n=i, secret=token)
+        approvals = [a for a in day.approvals if str(a["project_no"]).startswith(region)]
+        changes = plan_status_changes(
+            approvals,
+            {k: v for k, v in results.items() if k.startswith(region)},
+            seed=int(region),
+            exclude=exclude,
+        )
+        changes_all += changes
+        dept = DepartmentSystem(region, approvals, changes, token=token)
+        departments[region] = dept
+        serve(dept, f"tongban_department_{region}", soap=False, n=10 + i, secret=token)
+    return Peers(province, counties, departments, servers, injectors, env, changes_all)
+
+
+# --- running the DAGs -----------------------------------------------------------------------------
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_dag(dag_id: str) -> str:
+    from tongban import airflow_env
+
+    run = airflow_env.run_dag(dag_id)
+    return str(getattr(run, "state", "unknown")).rsplit(".", 1)[-1]
+
+
+def run_pipeline(
+    dag_ids: tuple[str, ...] = PIPELINE,
+    *,
+    on_step: Callable[[int, str, str, float], None] | None = None,
+    on_start: Callable[[int, str], None] | None = None,
+) -> list[tuple[str, str, float]]:
+    """Run the DAGs in order with ``dag.test()``; stop at the first that does not succeed."""
+    out: list[tuple[str, str, float]] = []
+    for i, dag_id in enumerate(dag_ids, start=1):
+        if on_start is not None:
+            on_start(i, dag_id)
+        t0 = time.perf_counter()
+        state = run_dag(dag_id)
+        dt = time.perf_counter() - t0
+        out.append((dag_id, state, dt))
+        if on_step is not None:
+            on_step(i, dag_id, state, dt)
+        if state != "success":
+            break
+    return out
+
+
+def live_counts(settings: Settings) -> str:
+    """One line of progress read from the database (for the status line while a DAG runs)."""
+    from sqlalchemy import func, select
+
+    from connectors.models import InboundRow, OutboxRow
+    from core.casestore import CaseRow
+    from core.runtime import shared_database
+    from gateway.flows.models import ISSUED, CaseLicense
+
+    db = shared_database(settings)
+    with db.session() as s:
+
+        def n(q: Any) -> int:
+            return int(s.scalar(q) or 0)
+
+        landed = n(select(func.count()).select_from(InboundRow))
+        curated = n(select(func.count()).select_from(CaseRow))
+        pushed = n(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.kind == "case_row", OutboxRow.state == "delivered")
+        )
+        issued = n(select(func.count()).select_from(CaseLicense).where(CaseLicense.state == ISSUED))
+    return f"landed {landed:,} · curated {curated:,} · pushed {pushed:,} · licenses {issued:,}"
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def demo_settings(base: Settings) -> Settings:
+    return Settings(data_dir=base.data_path / "demo", log_level=base.log_level)
+
+
+def run(settings: Settings, console: Console, *, cases: int | None = None) -> int:
+    from gateway.flows import FlowContext
+    from gateway.flows.summary import collect
+    from tongban import airflow_env, setup
+
+    t_start = time.perf_counter()
+    n_cases = cases or int(os.environ.get("TONGBAN_DEMO_CASES", DEMO_CASES))
+    demo = demo_settings(settings)
+    console.rule("[bold]tongban demo[/bold] — embedded defaults, whole pipeline")
+    if demo.data_path.exists():
+        shutil.rmtree(demo.data_path)
+    env = {
+        "TONGBAN_DATA_DIR": str(demo.data_path),
+        "TONGBAN_DATABASE_URL": demo.db_url,
+    }
+    os.environ.update(env)
+    demo = Settings()
+    console.print(f"1/5 initialising {demo.data_path} (database, keys, sample PKI) …")
+    setup.init(demo)
+    bad = [c for c in setup.doctor(demo) if not c.ok]
     if bad:
         for c in bad:
             console.print(f"[red]FAIL[/red] {c.name}: {c.detail}")
         return 1
-    console.print("3/3 running DAG tongban_heartbeat with dag.test() …")
-    from tongban import airflow_env
-
-    airflow_env.prepare(settings.data_path)
-    run = airflow_env.run_dag("tongban_heartbeat")
-    state = str(getattr(run, "state", "unknown"))
-
-    from core import ledger
-    from core.health import HEARTBEAT_STREAM
-    from core.runtime import open_database
-
-    db = open_database(settings)
-    with db.session() as s:
-        seq, _head = ledger.head(s, HEARTBEAT_STREAM)
-        reports = ledger.verify_chain(s)
-    db.dispose()
-
-    table = Table(title="demo summary", show_header=False)
-    table.add_row("data dir", str(settings.data_path))
-    table.add_row("database", db.safe_url)
-    for c in checks:
-        table.add_row(f"check {c.name}", "ok")
-    table.add_row("DAG tongban_heartbeat", state)
-    table.add_row("heartbeats in the ledger", str(seq))
-    table.add_row(
-        "ledger chains",
-        ", ".join(f"{r.stream}: {'intact' if r.ok else 'BROKEN'} ({r.entries})" for r in reports),
+    rows = int(n_cases * ROWS_PER_CASE)
+    console.print(f"2/5 generating a county day: ~{n_cases:,} cases ({rows:,} rows), 5% defects …")
+    day = generate_day(demo.data_path / "day", rows=rows)
+    g = day.generation
+    console.print(
+        f"    {g['cases']:,} cases, {g['rows']:,} rows ("
+        + ", ".join(f"{k} {len(v):,}" for k, v in day.rows_by_county.items())
+        + "), "
+        f"{g['bad_rows']:,} defective, {g['approvals']:,} approvals ({g['late_approvals']:,} late)"
     )
-    console.print(table)
-    return 0 if state.endswith("success") and all(r.ok for r in reports) else 1
+    console.print(
+        "3/5 starting the sandbox peers on loopback (province SOAP, 2 county feeds, 2 department systems) …"
+    )
+    peers = start_peers(demo.data_path / "peers", day)
+    os.environ.update(peers.env)
+    airflow_env.prepare(settings.data_path)
+    console.print("4/5 running the DAGs with dag.test() …")
+    states: list[tuple[str, str, float]] = []
+    try:
+        stop = threading.Event()
+        current = {"label": ""}
+
+        with console.status("") as status:
+
+            def ticker() -> None:
+                while not stop.wait(1.0):
+                    with contextlib.suppress(Exception):  # progress only
+                        status.update(f"{current['label']} — {live_counts(demo)}")
+
+            th = threading.Thread(target=ticker, daemon=True)
+            th.start()
+
+            def on_start(i: int, dag_id: str) -> None:
+                current["label"] = f"[{i}/{len(PIPELINE)}] {dag_id}"
+                status.update(current["label"])
+
+            def on_step(i: int, dag_id: str, state: str, dt: float) -> None:
+                mark = "[green]success[/green]" if state == "success" else f"[red]{state}[/red]"
+                console.print(
+                    f"    [{i}/{len(PIPELINE)}] {dag_id:<28} {mark}  {dt:6.1f} s   {live_counts(demo)}"
+                )
+
+            states = run_pipeline(on_start=on_start, on_step=on_step)
+            stop.set()
+            status.update("5/5 reading the figures back and verifying every license …")
+            console.print(
+                "5/5 reading the figures back (database, store, province) and verifying every license …"
+            )
+            ctx = FlowContext(demo)
+            figures = collect(ctx)
+    finally:
+        peers.close()
+    elapsed = time.perf_counter() - t_start
+    (demo.data_path / "summary.json").write_text(
+        json.dumps(figures, ensure_ascii=False, indent=1, default=str)
+    )
+    _print_summary(console, figures, states, elapsed, demo)
+    ok = (
+        all(s == "success" for _, s, _ in states)
+        and len(states) == len(PIPELINE)
+        and figures["ledger_ok"]
+        and figures["verification"]["valid"] == figures["verification"]["checked"] - _suspended(figures)
+        and figures["province_rows"] == figures["rows_pushed"]
+    )
+    return 0 if ok else 1
+
+
+def _suspended(figures: Mapping[str, Any]) -> int:
+    return int(figures["status_changes"].get("applied", 0))
+
+
+def _print_summary(
+    console: Console,
+    f: Mapping[str, Any],
+    states: list[tuple[str, str, float]],
+    elapsed: float,
+    demo: Settings,
+) -> None:
+    t = Table(title=f"demo summary — {elapsed:.0f} s", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("data dir", str(demo.data_path))
+    t.add_row("DAG runs", ", ".join(f"{d} {s} ({dt:.0f} s)" for d, s, dt in states))
+    t.add_row(
+        "rows ingested",
+        f"{f['rows_ingested']:,} in {f['raw_batches']} raw batches ("
+        + ", ".join(f"{k} {v:,}" for k, v in f["rows_by_county"].items())
+        + ")",
+    )
+    t.add_row("curated (valid)", f"{f['rows_curated']:,}")
+    t.add_row("held (parent missing)", f"{f['rows_held']:,}")
+    top = ", ".join(f"{r} {n}" for r, n in f["quarantine_top_reasons"])
+    t.add_row("quarantined", f"{f['rows_quarantined']:,} — top reasons: {top}")
+    t.add_row("DQ report", str(f["dq_report"]))
+    t.add_row(
+        "pushed to the province",
+        f"{f['rows_pushed']:,} delivered; the province confirms {f['province_rows']:,} rows"
+        + (" [green](agree)[/green]" if f["province_rows"] == f["rows_pushed"] else " [red](DISAGREE)[/red]"),
+    )
+    v = f.get("verification") or {}
+    t.add_row(
+        "licenses",
+        f"{f['licenses_issued']:,} issued for {f['finished_license_cases']:,} finished license cases; "
+        f"{v.get('valid', 0):,}/{v.get('checked', 0):,} verify valid"
+        + (f" (other: {v.get('reasons')})" if v.get("reasons") else ""),
+    )
+    t.add_row(
+        "awaiting approval data",
+        f"{f['awaiting_approval']:,} cases ({f['awaiting_flagged']} flagged as overdue); "
+        f"{f['issue_failed']} failed",
+    )
+    t.add_row(
+        "department data",
+        f"{f['approvals_received']:,} approvals accepted, {f['approvals_quarantined']} quarantined; "
+        f"status changes {f['status_changes']} (quarantined: {f['status_change_reasons']})",
+    )
+    t.add_row(
+        "catalog events",
+        f"{f['events_delivered']:,} delivered, {f['province_events']:,} held by the province",
+    )
+    ex = f.get("license_example") or {}
+    t.add_row("one license PDF", f"{ex.get('path')} ({ex.get('license_id')})")
+    t.add_row(
+        "ledger chains",
+        ("[green]intact[/green] " if f["ledger_ok"] else "[red]BROKEN[/red] ")
+        + ", ".join(f"{k} {v['entries']}" for k, v in f["ledger_chains"].items()),
+    )
+    console.print(t)

@@ -1,0 +1,251 @@
+"""REST feeds of county window systems and department systems (httpx), and the incremental pull.
+
+A feed answers ``GET <path>?cursor=<c>&limit=<n>`` with ``{"items": [{"seq", "row"}],
+"next_cursor", "has_more"}`` (the sandbox peers implement it; see ``contracts`` for the fields).
+
+:class:`FeedClient` — one ``httpx.Client`` per peer (keep-alive), bearer auth, connect/read
+timeouts, a bounded reply (streamed, cut at ``max_response_bytes``), retries with backoff on
+retryable errors only and the endpoint's circuit breaker (:mod:`connectors.resilience`), every
+attempt handed to the message-log recorder. A reply that is not the feed's JSON shape is
+:class:`~connectors.errors.MalformedResponse` (retryable: a flaky proxy, not our data).
+
+:func:`pull_county` — the incremental pull of flow 1: page after page from the peer's stored
+cursor (``connector_pull_cursor``); each page's rows are mapped to the contract layout
+(:func:`connectors.peer_registry.map_row`) and landed in ``connector_inbound`` **in the same
+transaction** that advances the cursor. The landing key is the feed position (``seq``), not the
+row's ``row_guid``: a county that re-sends a row_guid, or sends a row without one, must still reach
+the quality gate. A crash anywhere resumes from the last committed page: no gap, no duplicate.
+Failpoints: ``pull.after_fetch`` (page fetched, nothing landed), ``pull.after_land`` (landed and
+committed, before the next fetch).
+
+Public API::
+
+    Page(items: list[tuple[int, dict]], next_cursor, has_more)
+    FeedClient(base_url, *, peer, token=None, timing=None, recorder=None)
+    FeedClient.page(path, cursor, limit) -> Page ; .close()
+    read_cursor(session, key) -> str | None ; save_cursor(session, key, cursor, rows)
+    pull_county(db, peer, client, mapping, *, page_size=500, max_pages=None) -> PullReport
+    inbound_after(db, peer, after_id, limit) -> list[InboundRow]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connectors.errors import MalformedResponse, ResponseTooLarge, translate
+from connectors.models import InboundRow, PullCursor
+from connectors.peer_registry import FieldMapping, map_row
+from connectors.resilience import Timing, breaker_for, call_with_retry
+from connectors.soap import Exchange, Recorder
+from core import failpoints
+from core.db import Database, utcnow
+
+FP_AFTER_FETCH = failpoints.declare("pull.after_fetch", "a page was fetched, nothing landed yet")
+FP_AFTER_LAND = failpoints.declare("pull.after_land", "a page landed and the cursor was committed")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[tuple[int, dict[str, Any]]]
+    next_cursor: str
+    has_more: bool
+
+
+class FeedClient:
+    """A cursor-paged JSON feed over httpx (see the module docstring)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        peer: str,
+        token: str | None = None,
+        timing: Timing | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.peer = peer
+        self.timing = timing or Timing()
+        self.recorder = recorder
+        headers = {"User-Agent": "tongban-connectors", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timing.read_timeout_s, connect=self.timing.connect_timeout_s),
+        )
+        self.breaker = breaker_for(f"{peer}:{self.base_url}", self.timing)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _get(self, path: str, params: dict[str, Any], n: int, correlation: str) -> bytes:
+        ex = Exchange(correlation, self.peer, f"GET {path}", n, dt.datetime.now(dt.UTC))
+        ex.request_bytes = f"{path}?{json.dumps(params, sort_keys=True)}".encode()
+        t0 = time.perf_counter()
+        body = bytearray()
+        try:
+            deadline = time.monotonic() + self.timing.read_timeout_s * 2
+            with self.http.stream("GET", path, params=params) as resp:
+                ex.response_code = resp.status_code
+                for chunk in resp.iter_bytes():
+                    body += chunk
+                    if len(body) > self.timing.max_response_bytes:
+                        raise ResponseTooLarge(
+                            f"reply exceeds {self.timing.max_response_bytes} bytes", peer=self.peer
+                        )
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("whole-reply deadline passed")
+                if resp.status_code >= 400:
+                    resp.raise_for_status()
+            return bytes(body)
+        except Exception as exc:
+            err = translate(exc, peer=self.peer, operation=f"GET {path}", attempt=n)
+            ex.error_code, ex.error = err.code, err.message
+            raise err from exc
+        finally:
+            ex.duration_ms = (time.perf_counter() - t0) * 1000
+            ex.response_bytes = bytes(body[:65536])
+            if self.recorder is not None:
+                self.recorder(ex)
+
+    def page(self, path: str, cursor: str | None, limit: int) -> Page:
+        """One page after ``cursor`` (None: from the start), with retries and the breaker."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        correlation = uuid.uuid4().hex
+
+        def attempt(n: int) -> Page:
+            return _parse_page(self._get(path, params, n, correlation), self.peer, path)
+
+        return call_with_retry(
+            attempt, timing=self.timing, breaker=self.breaker, peer=self.peer, operation=f"GET {path}"
+        )
+
+
+def _parse_page(body: bytes, peer: str, path: str) -> Page:
+    try:
+        doc = json.loads(body)
+        items = [(int(it["seq"]), dict(it["row"])) for it in doc["items"]]
+        return Page(items, str(doc["next_cursor"]), bool(doc["has_more"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedResponse(
+            f"reply is not a feed page: {body[:80]!r}", peer=peer, operation=f"GET {path}"
+        ) from exc
+
+
+# --- cursors --------------------------------------------------------------------------------------
+
+
+def read_cursor(session: Session, key: str) -> str | None:
+    cur = session.get(PullCursor, key)
+    return cur.cursor if cur else None
+
+
+def save_cursor(session: Session, key: str, cursor: str, rows: int) -> None:
+    """Advance the cursor in the caller's transaction (together with what the page landed)."""
+    now = utcnow().isoformat(timespec="microseconds")
+    cur = session.get(PullCursor, key)
+    if cur is None:
+        session.add(PullCursor(peer=key, cursor=cursor, rows_total=rows, pages_total=1, updated_at=now))
+    else:
+        cur.cursor = cursor
+        cur.rows_total += rows
+        cur.pages_total += 1
+        cur.updated_at = now
+    session.flush()
+
+
+# --- the county pull ---------------------------------------------------------------------------
+
+
+@dataclass
+class PullReport:
+    peer: str
+    pages: int = 0
+    rows: int = 0
+    landed: int = 0
+    cursor: str | None = None
+    tables: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboundRow)
+
+
+def pull_county(
+    db: Database,
+    peer: str,
+    client: FeedClient,
+    mapping: FieldMapping | None,
+    *,
+    path: str = "/v1/changes",
+    page_size: int = 500,
+    max_pages: int | None = None,
+) -> PullReport:
+    """Pull every new row of one county feed into ``connector_inbound`` (see the module docstring)."""
+    rep = PullReport(peer)
+    with db.session() as s:
+        cursor = read_cursor(s, peer)
+    while max_pages is None or rep.pages < max_pages:
+        page = client.page(path, cursor, page_size)
+        failpoints.hit(FP_AFTER_FETCH)
+        now = utcnow().isoformat(timespec="microseconds")
+        values = []
+        for seq, raw in page.items:
+            table, row = map_row(raw, mapping)
+            rep.tables[table or "?"] = rep.tables.get(table or "?", 0) + 1
+            values.append(
+                {
+                    "peer": peer,
+                    "row_guid": f"seq:{seq}",
+                    "table_name": (table or "?")[:64],
+                    "payload": json.dumps(row, ensure_ascii=False, separators=(",", ":")),
+                    "page_cursor": cursor,
+                    "pulled_at": now,
+                }
+            )
+        with db.session() as s:
+            if values:
+                stmt = _insert(s).values(values).on_conflict_do_nothing(index_elements=["peer", "row_guid"])
+                rep.landed += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+            if page.next_cursor != cursor:
+                save_cursor(s, peer, page.next_cursor, len(values))
+        failpoints.hit(FP_AFTER_LAND)
+        rep.pages += 1
+        rep.rows += len(values)
+        cursor = page.next_cursor
+        if not page.has_more or not page.items:
+            break
+    rep.cursor = cursor
+    return rep
+
+
+def inbound_after(db: Database, peer: str, after_id: int, limit: int = 1000) -> Sequence[InboundRow]:
+    """Landed rows of ``peer`` with an id above ``after_id``, in landing order."""
+    with db.session() as s:
+        q = (
+            select(InboundRow)
+            .where(InboundRow.peer == peer, InboundRow.id > after_id)
+            .order_by(InboundRow.id)
+            .limit(limit)
+        )
+        return list(s.scalars(q))

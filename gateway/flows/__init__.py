@@ -1,0 +1,21 @@
+"""The flows of ARCHITECTURE.md composed across quality, connectors and licenses; DAG tasks call these.
+
+One module per flow, each a handful of functions that take a :class:`FlowContext` and find their
+input through the database (watermarks, batch records, ledger states), so every step runs alone
+and running it twice changes nothing:
+
+- :mod:`gateway.flows.ingest`   flow 1: pull each county feed, land the rows, cut raw batches
+- :mod:`gateway.flows.quality`  flow 2: validate pending raw batches (curated / held / quarantine)
+- :mod:`gateway.flows.push`     flow 3: curated rows → outbox → province (SOAP), reconcile
+- :mod:`gateway.flows.inbound`  department approval data and status changes through the gate
+- :mod:`gateway.flows.issue`    flow 4: finished cases + approval data → licenses; awaiting cases
+- :mod:`gateway.flows.catalog`  flow 5: domain events (issued, status changed) → province catalog
+- :mod:`gateway.flows.alerts`   task failure records (ledger, log, webhook)
+- :mod:`gateway.flows.summary`  the figures of a run, from the database, the store and the province
+
+Nothing here imports Airflow; the DAGs in ``dags/`` only wire these functions into tasks.
+"""
+
+from gateway.flows.context import FlowContext
+
+__all__ = ["FlowContext"]
