@@ -24,42 +24,102 @@ PDF + PAdES (ECDSA P-256) deliberately instead of GB/T 36905's OFD + SM2 (DOMAIN
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from licenses._face import Holder, IssueRequest
-from licenses._pades import DEFAULT_PROFILE, PROFILES, Profile, Trust, certified_revision_length
-from licenses._render import Face
-from licenses._render import render as render_face
-from licenses._report import REASON_CODES, VerificationReport
-from licenses._seals import Seal, SealProvider
-from licenses.errors import (
-    GlyphMissing,
-    IdempotencyConflict,
-    LicenseError,
-    LicenseNotFound,
-    LicenseTypeError,
-    RegistryError,
-    RenderError,
-    SigningError,
-    TransitionRefused,
-    UniquenessConflict,
-    VerificationFailed,
-)
-from licenses.from_case import AwaitingApproval, request_from_case
-from licenses.registry import (
-    TRANSITIONS,
-    IssuedLicense,
-    IssueOutcome,
-    LicenseRegistry,
-    LicenseView,
-    StatusEntry,
-)
-from licenses.verification import async_verify_license, verify_license, verify_license_strict
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.db import Database
     from core.settings import Settings
     from core.store import ObjectStore
+    from licenses._face import Holder, IssueRequest
+    from licenses._pades import DEFAULT_PROFILE, PROFILES, Profile, Trust, certified_revision_length
+    from licenses._render import Face
+    from licenses._render import render as render_face
+    from licenses._report import REASON_CODES, VerificationReport
+    from licenses._seals import Seal, SealProvider
+    from licenses.errors import (
+        GlyphMissing,
+        IdempotencyConflict,
+        LicenseError,
+        LicenseNotFound,
+        LicenseTypeError,
+        RegistryError,
+        RenderError,
+        SigningError,
+        TransitionRefused,
+        UniquenessConflict,
+        VerificationFailed,
+    )
+    from licenses.from_case import AwaitingApproval, request_from_case
+    from licenses.registry import (
+        TRANSITIONS,
+        IssuedLicense,
+        IssueOutcome,
+        LicenseRegistry,
+        LicenseView,
+        StatusEntry,
+    )
+    from licenses.verification import async_verify_license, verify_license, verify_license_strict
+
+# Public names are loaded on first use (PEP 562): importing ``licenses`` (or ``licenses.errors``)
+# must not pull in pyhanko and reportlab, which every CLI command would otherwise pay for.
+_LAZY: dict[str, tuple[str, str]] = {
+    "Holder": ("licenses._face", "Holder"),
+    "IssueRequest": ("licenses._face", "IssueRequest"),
+    "DEFAULT_PROFILE": ("licenses._pades", "DEFAULT_PROFILE"),
+    "PROFILES": ("licenses._pades", "PROFILES"),
+    "Profile": ("licenses._pades", "Profile"),
+    "Trust": ("licenses._pades", "Trust"),
+    "certified_revision_length": ("licenses._pades", "certified_revision_length"),
+    "Face": ("licenses._render", "Face"),
+    "render_face": ("licenses._render", "render"),
+    "REASON_CODES": ("licenses._report", "REASON_CODES"),
+    "VerificationReport": ("licenses._report", "VerificationReport"),
+    "Seal": ("licenses._seals", "Seal"),
+    "SealProvider": ("licenses._seals", "SealProvider"),
+    **{
+        name: ("licenses.errors", name)
+        for name in (
+            "GlyphMissing",
+            "IdempotencyConflict",
+            "LicenseError",
+            "LicenseNotFound",
+            "LicenseTypeError",
+            "RegistryError",
+            "RenderError",
+            "SigningError",
+            "TransitionRefused",
+            "UniquenessConflict",
+            "VerificationFailed",
+        )
+    },
+    "AwaitingApproval": ("licenses.from_case", "AwaitingApproval"),
+    "request_from_case": ("licenses.from_case", "request_from_case"),
+    **{
+        name: ("licenses.registry", name)
+        for name in (
+            "TRANSITIONS",
+            "IssuedLicense",
+            "IssueOutcome",
+            "LicenseRegistry",
+            "LicenseView",
+            "StatusEntry",
+        )
+    },
+    "async_verify_license": ("licenses.verification", "async_verify_license"),
+    "verify_license": ("licenses.verification", "verify_license"),
+    "verify_license_strict": ("licenses.verification", "verify_license_strict"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'licenses' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
 
 
 def open_registry(
@@ -79,8 +139,10 @@ def open_registry(
 
     from core.db import Database as _Database
     from core.store import open_store
+    from licenses._pades import DEFAULT_PROFILE
     from licenses._pki_seals import PkiSealProvider
     from licenses.pki import Pki
+    from licenses.registry import LicenseRegistry
 
     database = db or _Database(settings.db_url)
     pki = Pki(settings, db=database)
