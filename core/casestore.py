@@ -258,6 +258,35 @@ class QuarantineIn:
     raw: str | None = None
 
 
+_ACCEPTED_COLS = (
+    "row_guid",
+    "table_name",
+    "project_no",
+    "state",
+    "business_date",
+    "cd_operation",
+    "batch_hash",
+    "line",
+    "flags",
+    "data",
+    "accepted_at",
+)
+_HELD_COLS = ("row_guid", "table_name", "project_no", "batch_hash", "line", "data", "held_at", "status")
+_QUARANTINE_COLS = (
+    "kind",
+    "batch_hash",
+    "line",
+    "byte_offset",
+    "row_guid",
+    "table_name",
+    "project_no",
+    "reasons",
+    "raw",
+    "quarantined_at",
+    "status",
+)
+
+
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(values), _CHUNK):
         yield values[i : i + _CHUNK]
@@ -279,19 +308,19 @@ def _select_in(session: Session, sql_head: str, values: Sequence[str]) -> list[t
     return out
 
 
-def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """executemany; on SQLite straight through the driver (no per-row SQLAlchemy parameter
-    processing), elsewhere a Core insert (PostgreSQL: batched multi-row VALUES)."""
+def _bulk_insert(session: Session, table: Table, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """executemany of ``rows`` (tuples in the order of ``cols``); on SQLite straight through the
+    driver (no per-row SQLAlchemy parameter processing, no dict per row), elsewhere a Core insert
+    (PostgreSQL: batched multi-row VALUES)."""
     if not rows:
         return
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        cols = list(rows[0])
         # table and column names come from our own ORM models, values are bound parameters
         sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"  # noqa: S608
-        conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+        conn.exec_driver_sql(sql, rows)
     else:
-        conn.execute(insert(table), rows)
+        conn.execute(insert(table), [dict(zip(cols, r, strict=True)) for r in rows])
 
 
 def _text_or_none(value: Any, limit: int) -> str | None:
@@ -342,20 +371,21 @@ class CaseStore:
         _bulk_insert(
             session,
             cast(Table, CaseRow.__table__),
+            _ACCEPTED_COLS,
             [
-                {
-                    "row_guid": r.row_guid,
-                    "table_name": r.table,
-                    "project_no": r.project_no,
-                    "state": STATE_ACCEPTED,
-                    "business_date": r.business_date,
-                    "cd_operation": r.cd_operation,
-                    "batch_hash": r.batch_hash,
-                    "line": r.line,
-                    "flags": json.dumps(list(r.flags)) if r.flags else None,
-                    "data": r.data,
-                    "accepted_at": stamp,
-                }
+                (
+                    r.row_guid,
+                    r.table,
+                    r.project_no,
+                    STATE_ACCEPTED,
+                    r.business_date,
+                    r.cd_operation,
+                    r.batch_hash,
+                    r.line,
+                    json.dumps(list(r.flags)) if r.flags else None,
+                    r.data,
+                    stamp,
+                )
                 for r in rows
             ],
         )
@@ -419,17 +449,9 @@ class CaseStore:
         _bulk_insert(
             session,
             cast(Table, HeldRow.__table__),
+            _HELD_COLS,
             [
-                {
-                    "row_guid": r.row_guid,
-                    "table_name": r.table,
-                    "project_no": r.project_no,
-                    "batch_hash": r.batch_hash,
-                    "line": r.line,
-                    "data": r.data,
-                    "held_at": stamp,
-                    "status": HOLD_OPEN,
-                }
+                (r.row_guid, r.table, r.project_no, r.batch_hash, r.line, r.data, stamp, HOLD_OPEN)
                 for r in rows
             ],
         )
@@ -483,20 +505,21 @@ class CaseStore:
         _bulk_insert(
             session,
             cast(Table, QuarantinedRow.__table__),
+            _QUARANTINE_COLS,
             [
-                {
-                    "kind": r.kind,
-                    "batch_hash": r.batch_hash,
-                    "line": r.line,
-                    "byte_offset": r.byte_offset,
-                    "row_guid": _text_or_none(r.row_guid, 200),
-                    "table_name": _text_or_none(r.table, 80),
-                    "project_no": _text_or_none(r.project_no, 200),
-                    "reasons": json.dumps(list(r.reasons), ensure_ascii=False),
-                    "raw": r.raw,
-                    "quarantined_at": stamp,
-                    "status": Q_OPEN,
-                }
+                (
+                    r.kind,
+                    r.batch_hash,
+                    r.line,
+                    r.byte_offset,
+                    _text_or_none(r.row_guid, 200),
+                    _text_or_none(r.table, 80),
+                    _text_or_none(r.project_no, 200),
+                    json.dumps(list(r.reasons), ensure_ascii=False),
+                    r.raw,
+                    stamp,
+                    Q_OPEN,
+                )
                 for r in rows
             ],
         )

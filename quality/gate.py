@@ -403,8 +403,14 @@ class QualityGate:
         checked.stats[R.ROW_NOT_JSON] += len(bad_pos)
 
         values = parsed.values
-        big = pd.DataFrame(values, index=pd.RangeIndex(n), dtype=object) if n else pd.DataFrame()
-        table_col = big["table"].to_numpy(dtype=object) if "table" in big else np.full(n, None, dtype=object)
+        # one pass over the decoded rows for the two columns every table needs; each table's frame
+        # is then built from its own rows only (no batch-wide frame to cut up and re-index)
+        table_col: npt.NDArray[np.object_] = np.fromiter(
+            (v.get("table") for v in values), dtype=object, count=n
+        )
+        guids: npt.NDArray[np.object_] = np.fromiter(
+            (v.get("row_guid") for v in values), dtype=object, count=n
+        )
         known = (
             K._member(table_col, [t for t in TABLES if TABLES[t].kind == "case"]) if n else np.zeros(0, bool)
         )
@@ -416,21 +422,18 @@ class QualityGate:
         for table in (ACCEPT, *CHILD_TABLES):
             spec = TABLES[table]
             pos = np.flatnonzero(table_col == table) if n else np.zeros(0, np.int64)
-            sub = big.iloc[pos]
+            index = pd.Index(pos, dtype=np.int64)
+            sub = pd.DataFrame([values[i] for i in pos.tolist()], index=index, dtype=object)
             extra = [c for c in sub.columns if c != "table" and not spec.has(c)]
             if extra and len(pos):
                 present = np.zeros(len(pos), dtype=bool)
                 for c in extra:
-                    present |= K.key_present(sub[c])
-                bad = pos[present]
-                for c in extra:
-                    hits = pos[K.key_present(sub[c])]
-                    checked.add(R.ROW_UNKNOWN_COLUMN, hits, c)
-                checked.stats[R.ROW_UNKNOWN_COLUMN] += len(bad)
+                    hit = K.key_present(sub[c])
+                    present |= hit
+                    checked.add(R.ROW_UNKNOWN_COLUMN, pos[hit], c)
+                checked.stats[R.ROW_UNKNOWN_COLUMN] += int(present.sum())
             checked.checked[R.ROW_UNKNOWN_COLUMN] += len(pos)
-            frame = sub.reindex(columns=list(spec.columns))
-            frame.index = pd.Index(pos, dtype=np.int64)
-            frames[table] = frame
+            frames[table] = sub.reindex(columns=list(spec.columns))
         timings["frames"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -439,9 +442,6 @@ class QualityGate:
 
         # owners of row_guid before this batch (accepted rows, open holds)
         t0 = time.perf_counter()
-        guids = (
-            big["row_guid"].to_numpy(dtype=object) if "row_guid" in big else np.full(n, None, dtype=object)
-        )
         str_guid = K.is_str(guids) if n else np.zeros(0, bool)
         owned_before = self.cases.owned_guids(s, guids[str_guid].tolist()) if n else set()
         timings["db_owned"] = time.perf_counter() - t0
@@ -450,11 +450,7 @@ class QualityGate:
         t0 = time.perf_counter()
         acc = frames[ACCEPT]
         acc_pos = acc.index.to_numpy()
-        acc_valid = (
-            ~checked.failed_mask(acc_pos)
-            if len(acc_pos)
-            else np.zeros(0, bool)
-        )
+        acc_valid = ~checked.failed_mask(acc_pos) if len(acc_pos) else np.zeros(0, bool)
         acc_guid = guids[acc_pos] if len(acc_pos) else np.zeros(0, object)
         acc_dup = (
             self._duplicates(acc_pos[acc_valid], acc_guid[acc_valid], owned_before) if len(acc_pos) else set()
@@ -513,7 +509,7 @@ class QualityGate:
                 final_parents.setdefault(pno, d)
         curated_pos: list[int] = []
         held_pos: list[int] = []
-        table_of: npt.NDArray[np.object_] = table_col  # position -> table name
+        table_of = table_col  # position -> table name
         for table in (ACCEPT, *CHILD_TABLES):
             frame = frames[table]
             pos = frame.index.to_numpy()
@@ -562,8 +558,9 @@ class QualityGate:
 
         # outputs
         t0 = time.perf_counter()
-        curated_lines = self._encode([values[p] for p in curated_pos])
-        held_lines = self._encode([values[p] for p in held_pos])
+        # each row serialized once: one blob per object, its lines (as text) for the case store
+        curated_blob, curated_texts = self._encode([values[p] for p in curated_pos])
+        held_blob, held_texts = self._encode([values[p] for p in held_pos])
         q_docs: list[dict[str, Any]] = []
         q_rows: list[QuarantineIn] = []
         for p in quarantine_pos:
@@ -606,7 +603,7 @@ class QualityGate:
         outcome.objects["curated"] = self.outputs.put(
             "curated",
             "curated",
-            b"".join(curated_lines),
+            curated_blob,
             content_type=CONTENT_JSONL,
             source=batch.source,
             rows=len(curated_pos),
@@ -614,7 +611,7 @@ class QualityGate:
         outcome.objects["held"] = self.outputs.put(
             "held",
             "held",
-            b"".join(held_lines),
+            held_blob,
             content_type=CONTENT_JSONL,
             source=batch.source,
             rows=len(held_pos),
@@ -634,39 +631,33 @@ class QualityGate:
 
         # case store
         t0 = time.perf_counter()
+        date_cols = {t: _first_date_column(TABLES[t])[0] for t in TABLES}
+        lines_of, flags_of, h = parsed.lines, checked.flags, batch.hash
         accepted: list[AcceptedRow] = []
-        date_cols = {t: _first_date_column(TABLES[t]) for t in TABLES}
-        for p, line in zip(curated_pos, curated_lines, strict=True):
+        for p, text in zip(curated_pos, curated_texts, strict=True):
             row = values[p]
             table = table_of[p]
-            col, _ = date_cols[table]
+            col = date_cols[table]
             d = row.get(col) if col else None
             accepted.append(
                 AcceptedRow(
-                    row_guid=row["row_guid"],
-                    table=table,
-                    project_no=row.get("project_no"),
-                    business_date=(d[:10] if isinstance(d, str) else None),
-                    cd_operation=row.get("cd_operation"),
-                    batch_hash=batch.hash,
-                    line=parsed.lines[p],
-                    data=line[:-1].decode("utf-8"),
-                    flags=tuple(checked.flags.get(p, ())),
+                    row["row_guid"],
+                    table,
+                    row.get("project_no"),
+                    d[:10] if isinstance(d, str) else None,
+                    row.get("cd_operation"),
+                    h,
+                    lines_of[p],
+                    text,
+                    tuple(flags_of[p]) if p in flags_of else (),
                 )
             )
         self.cases.add_accepted(s, accepted, at=now)
         self.cases.add_held(
             s,
             [
-                HeldRowIn(
-                    row_guid=values[p]["row_guid"],
-                    table=table_of[p],
-                    project_no=values[p]["project_no"],
-                    batch_hash=batch.hash,
-                    line=parsed.lines[p],
-                    data=line[:-1].decode("utf-8"),
-                )
-                for p, line in zip(held_pos, held_lines, strict=True)
+                HeldRowIn(values[p]["row_guid"], table_of[p], values[p]["project_no"], h, lines_of[p], text)
+                for p, text in zip(held_pos, held_texts, strict=True)
             ],
             at=now,
         )
@@ -692,11 +683,15 @@ class QualityGate:
         timings["release"] = time.perf_counter() - t0
 
     @staticmethod
-    def _encode(rows: Sequence[Mapping[str, Any]]) -> list[bytes]:
-        """One JSON line (with its newline) per row; one C call for all rows."""
+    def _encode(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, list[str]]:
+        """The JSON Lines object of ``rows`` (one C call) and each row's line as text (one decode
+        and split of the whole object; JSON escapes every newline inside a value)."""
         if not rows:
-            return []
-        return _ENCODER.encode_lines(list(rows)).splitlines(keepends=True)
+            return b"", []
+        blob = _ENCODER.encode_lines(list(rows))
+        texts = blob.decode("utf-8").split("\n")
+        texts.pop()  # after the last newline
+        return blob, texts
 
     @staticmethod
     def _first_owner(candidates: npt.NDArray[np.int64], guids: npt.NDArray[np.object_]) -> dict[str, int]:
@@ -748,10 +743,10 @@ class QualityGate:
             self._run_table(runner, table, frame, checked)
         ok = [i for i in range(len(holds)) if i not in checked.reasons]
         bad = [i for i in range(len(holds)) if i in checked.reasons]
-        lines = self._encode([rows[i] for i in ok])
+        blob, texts = self._encode([rows[i] for i in ok])
         date_cols = {t: _first_date_column(TABLES[t]) for t in TABLES}
         accepted = []
-        for i, line in zip(ok, lines, strict=True):
+        for i, text in zip(ok, texts, strict=True):
             h, row = holds[i], rows[i]
             col, _ = date_cols[h.table_name]
             d = row.get(col) if col else None
@@ -764,7 +759,7 @@ class QualityGate:
                     cd_operation=row.get("cd_operation"),
                     batch_hash=h.batch_hash,
                     line=h.line,
-                    data=line[:-1].decode("utf-8"),
+                    data=text,
                 )
             )
         self.cases.add_accepted(s, accepted, at=now)
@@ -792,7 +787,7 @@ class QualityGate:
             outcome.objects["released"] = self.outputs.put(
                 "released",
                 "curated",
-                b"".join(lines),
+                blob,
                 content_type=CONTENT_JSONL,
                 source=batch.source,
                 rows=len(ok),
@@ -881,7 +876,7 @@ class QualityGate:
         outcome.objects["report"] = report.as_dict()
         outcome.report = report.locator
         payload = {
-            "v": 1,
+            "v": 2,  # v2: objects named by the store address (no plaintext sha256)
             "batch_hash": outcome.batch_hash,
             "batch_name": outcome.name,
             "suite_version": outcome.suite_version,
@@ -906,7 +901,7 @@ class QualityGate:
             "quality.receipt",
             {
                 "batch_hash": outcome.batch_hash,
-                "receipt_sha256": rec.sha256,
+                "receipt_sha256": rec.plain_sha256,  # public reports zone: SHA-256 address
                 "receipt": rec.locator,
                 "suite_hash": outcome.suite_hash,
                 "counts": self._counts(outcome),

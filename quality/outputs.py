@@ -2,13 +2,18 @@
 
 Curated, held and quarantined rows go to the citizen-data zones (encrypted at rest, addressed by a
 keyed HMAC, see :mod:`core.store`); reports and receipts to the public ``reports`` zone. Every
-object is described by a :class:`StoredObject` that also carries the SHA-256 of its plaintext —
-the hash a receipt names, checkable by anyone who can read the object (the store's own key of a
-citizen-data object is an HMAC, which only the key holder can recompute).
+object is described by a :class:`StoredObject`: zone, the store's address (``key``), the address
+algorithm, size and rows — what a receipt names. No plain hash of citizen data is ever recorded:
+a plain SHA-256 of a curated or quarantine object would let anyone who can guess the rows confirm
+them, which is exactly what the keyed addresses of the citizen-data zones prevent. The address is
+still a content commitment: the store recomputes it over the plaintext on every read and refuses
+an object whose bytes changed (:class:`core.errors.IntegrityError`), so a receipt that names it
+fails after any byte of the object changes. In the public ``reports`` zone the address is the
+plain SHA-256 (``plain_sha256``).
 
 Public API::
 
-    StoredObject(name, zone, key, sha256, size, rows) ; .locator ; .as_dict()
+    StoredObject(name, zone, key, address, size, rows) ; .locator ; .plain_sha256 ; .as_dict()
     Outputs(store)
     .put(name, zone, data, *, content_type, source="", rows=None) -> StoredObject
     .get(zone, key) -> bytes
@@ -16,7 +21,6 @@ Public API::
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +36,8 @@ CONTENT_JWS = "application/jose"
 class StoredObject:
     name: str  # curated | held | quarantine | released | expired | raw | report | receipt
     zone: str
-    key: str
-    sha256: str
+    key: str  # the store's address: HMAC-SHA256 (citizen-data zones) or SHA-256 of the plaintext
+    address: str  # the address algorithm: hmac-sha256 | sha256
     size: int
     rows: int | None = None
 
@@ -41,8 +45,13 @@ class StoredObject:
     def locator(self) -> str:
         return f"{self.zone}/{self.key}"
 
+    @property
+    def plain_sha256(self) -> str | None:
+        """The SHA-256 of the plaintext where the zone is addressed by it (public zones), else None."""
+        return self.key if self.address == "sha256" else None
+
     def as_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"zone": self.zone, "key": self.key, "sha256": self.sha256, "size": self.size}
+        doc: dict[str, Any] = {"zone": self.zone, "key": self.key, "address": self.address, "size": self.size}
         if self.rows is not None:
             doc["rows"] = self.rows
         return doc
@@ -71,7 +80,7 @@ class Outputs:
             name=name,
             zone=ref.zone.value,
             key=ref.key,
-            sha256=hashlib.sha256(data).hexdigest(),
+            address=ref.info.address_alg,
             size=len(data),
             rows=rows,
         )

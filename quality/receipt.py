@@ -3,10 +3,10 @@ platform key (:data:`core.keys.base.PLATFORM_KEY`) and recorded in the audit led
 
 Payload (``typ`` ``tongban-dq-receipt``)::
 
-    {"v": 1, "batch_hash", "batch_name", "suite_version", "suite_hash", "issued_at",
+    {"v": 2, "batch_hash", "batch_name", "suite_version", "suite_hash", "issued_at",
      "counts": {"rows","curated","held","quarantined","released","expired","file_quarantined"},
      "rules": {rule_id: rows failing it}, "held_reasons": {...}, "flags": {...},
-     "objects": {name: {"zone","key","sha256","size"[,"rows"]}},  # curated, held, quarantine, raw, report
+     "objects": {name: {"zone","key","address","size"[,"rows"]}},  # curated, held, quarantine, raw, report
      "platform": <platform name>}
 
 Verification (:func:`verify_receipt`) checks, and names every failure in ``reasons``:
@@ -16,8 +16,14 @@ Verification (:func:`verify_receipt`) checks, and names every failure in ``reaso
 * ``certificate``   when the PKI has stored a certificate for the platform key: it carries the same
                     public key, was valid at ``issued_at``, and chains by signature to a self-signed
                     root that is also in the key store (no revocation check here);
-* ``object:<name>`` every referenced object still exists and its plaintext has the SHA-256 the
-                    receipt names (skipped with ``check_objects=False``).
+* ``object:<name>`` every referenced object still exists under the address the receipt names and
+                    reads back through the store's checks, with the receipt's size (skipped with
+                    ``check_objects=False``). The address is the store's own: a keyed HMAC-SHA256
+                    of the plaintext in the citizen-data zones (no plain hash of citizen data is
+                    published), SHA-256 in ``reports``; the store recomputes it on every read and
+                    refuses changed bytes, so any changed byte of an object fails the receipt.
+                    Receipts written before addresses were used name a plaintext ``sha256``,
+                    which is still compared.
 
 Public API::
 
@@ -43,6 +49,7 @@ from core.errors import CoreError
 from core.jws import JwsError, read_header, sign_compact, verify_compact
 from core.keys import AnyKeyStore
 from core.keys.base import PLATFORM_KEY, Signer
+from core.store import Zone
 from quality.outputs import Outputs
 
 RECEIPT_TYP = "tongban-dq-receipt"
@@ -115,6 +122,29 @@ def _chain_problem(cert: x509.Certificate, keystore: AnyKeyStore, at: datetime) 
     return "certificate chain too long"
 
 
+def _object_problem(outputs: Outputs, ref: Any) -> str | None:
+    """None when the object a receipt names reads back intact and as described, else what is wrong."""
+    if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in ("zone", "key")):
+        return "the receipt's reference is malformed"
+    try:
+        zone = Zone.parse(ref["zone"])
+    except CoreError as exc:
+        return f"unknown zone: {exc} [{exc.code}]"
+    if "address" in ref and ref["address"] != zone.address_alg:
+        return f"the receipt names address {ref['address']!r}, zone {zone.value} uses {zone.address_alg}"
+    try:
+        # the store recomputes the address over the plaintext and raises IntegrityError on any change
+        data = outputs.get(zone, ref["key"])
+    except CoreError as exc:
+        return f"cannot be read: {exc} [{exc.code}]"
+    if "size" in ref and len(data) != ref["size"]:
+        return f"has {len(data)} bytes, the receipt names {ref['size']}"
+    # v1 receipts named a plaintext sha256
+    if "sha256" in ref and hashlib.sha256(data).hexdigest() != ref["sha256"]:
+        return "content does not match the receipt's sha256"
+    return None
+
+
 def verify_receipt(
     token: str,
     *,
@@ -171,12 +201,8 @@ def verify_receipt(
             objects = payload.get("objects") or {}
             for name, ref in sorted(objects.items()):
                 check.checked.append(f"object:{name}")
-                try:
-                    data = outputs.get(ref["zone"], ref["key"])
-                except CoreError as exc:
-                    check.reasons.append(f"object:{name}: cannot be read: {exc} [{exc.code}]")
-                    continue
-                if hashlib.sha256(data).hexdigest() != ref.get("sha256"):
-                    check.reasons.append(f"object:{name}: content does not match the receipt's sha256")
+                problem = _object_problem(outputs, ref)
+                if problem:
+                    check.reasons.append(f"object:{name}: {problem}")
     check.valid = not check.reasons
     return check

@@ -263,6 +263,35 @@ def test_receipt_verifies_and_detects_any_change(sqlite_gate: GateFactory, tmp_p
         assert all(r.ok for r in ledger.verify_chain(s, "quality.receipts"))
 
 
+def test_receipt_names_keyed_addresses_not_plain_hashes_of_citizen_data(
+    sqlite_gate: GateFactory, tmp_path: Path
+) -> None:
+    """A plain SHA-256 of a curated / held / quarantine object would let anyone confirm a guessed
+    record; the receipt names the store's keyed address instead (and verifies through it)."""
+    import base64
+    import hashlib
+
+    gate = sqlite_gate()
+    path, _ = _generated(tmp_path, 300, 22)
+    o = gate.validate_batch(Batch.from_path(path))
+    assert o.receipt is not None and o.held and o.quarantined
+    body = o.receipt.split(".")[1]
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert payload["v"] == 2
+    published = o.receipt + json.dumps(o.as_dict())
+    for name in ("curated", "held", "quarantine", "raw"):
+        ref = payload["objects"][name]
+        assert ref["address"] == "hmac-sha256" and "sha256" not in ref, ref
+        plain = gate.outputs.get(ref["zone"], ref["key"])
+        assert plain, name
+        digest = hashlib.sha256(plain).hexdigest()
+        assert digest != ref["key"], name
+        if name != "raw":  # the raw object is the batch, whose SHA-256 is its identity (batch_hash)
+            assert digest not in published, name
+    assert payload["objects"]["report"]["address"] == "sha256"  # public zone: the address is the SHA-256
+    assert verify_receipt(o.receipt, keystore=gate.keystore, outputs=gate.outputs).valid
+
+
 def test_quarantine_resubmit_goes_through_the_same_gate(sqlite_gate: GateFactory, tmp_path: Path) -> None:
     gate = sqlite_gate()
     accept, _ = _accept_and_child(tmp_path)
