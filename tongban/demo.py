@@ -152,6 +152,8 @@ def start_peers(
         for rows in day.rows_by_county.values()
         for r in rows
         if r.get("table") == "up_pro_result"
+        and isinstance(r.get("project_no"), str)
+        and r.get("result_cert_no")
     }
     exclude = {str(d["project_no"]) for d in day.defects}
     counties: dict[str, Any] = {}

@@ -1,0 +1,248 @@
+"""The pipeline DAGs with ``dag.test()`` against the sandbox peers on loopback.
+
+* one ``dag.test()`` per DAG, in flow order, on a small fault-free county day, each checking what
+  its DAG alone changed; then the figures ``tongban demo`` prints are recomputed independently
+  (generator files, the province's own database) and compared;
+* re-running every DAG of the finished chain changes nothing (our tables, the store, the province);
+* the faulted end-to-end chain: 25% faults of every kind at every peer, checked against the
+  generator's own files — one seed in CI (chosen by date and printed), three under ``slow``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.airflow.pipeline_world import World, expected, province_order_problems, snapshot, world
+
+pytestmark = pytest.mark.airflow
+
+CHAIN = (
+    "county_cases_ingest",
+    "case_quality",
+    "case_push_province",
+    "department_results_inbound",
+    "license_issue",
+    "department_results_inbound",
+)
+FAULT_SEEDS = (11, 23, 37)
+
+
+def todays_seed(today: dt.date | None = None) -> int:
+    return FAULT_SEEDS[(today or dt.date.today()).toordinal() % len(FAULT_SEEDS)]
+
+
+def run(dag_id: str) -> None:
+    from tongban.demo import run_dag
+
+    assert run_dag(dag_id) == "success", dag_id
+
+
+@pytest.fixture(scope="module")
+def plain(airflow_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with world(tmp_path_factory.mktemp("plain"), cases=40, seed=7) as w:
+        yield w
+
+
+# --- one dag.test() per DAG, in flow order -----------------------------------------------------------
+
+
+def test_county_cases_ingest(plain: World) -> None:
+    from connectors.models import InboundRow, PullCursor
+    from gateway.flows.models import RawBatch
+
+    run("county_cases_ingest")
+    ctx = plain.ctx
+    with ctx.db.session() as s:
+        landed = dict(s.execute(select(InboundRow.peer, func.count()).group_by(InboundRow.peer)).all())
+        batched = dict(
+            s.execute(select(RawBatch.peer, func.sum(RawBatch.rows)).group_by(RawBatch.peer)).all()
+        )
+        cursors = {c.peer: c.cursor for c in s.scalars(select(PullCursor))}
+    feeds = {f"county_{r}": len(f) for r, f in plain.peers.counties.items()}
+    assert landed == feeds == batched  # every row once, every row in a raw batch
+    assert cursors == {p: str(n) for p, n in feeds.items()}
+    # the vendor_b county's rows arrive in the contract's layout
+    with ctx.db.session() as s:
+        row = s.scalars(select(InboundRow).where(InboundRow.peer == "county_511825").limit(1)).one()
+    assert '"project_no"' in row.payload and '"SBLSH"' not in row.payload
+
+
+def test_case_quality(plain: World) -> None:
+    from core.casestore import CaseStore
+
+    run("case_quality")
+    ctx = plain.ctx
+    exp = expected(plain)
+    with ctx.db.session() as s:
+        counts = CaseStore().counts(s)
+    assert counts["accepted"] == len(exp["valid_guids"])
+    assert counts["held_open"] == len(exp["held_guids"])
+    assert counts["quarantined_open"] == exp["defects"]
+    from gateway.flows.quality import pending_batches
+
+    assert pending_batches(ctx) == []
+
+
+def test_case_push_province(plain: World) -> None:
+    run("case_push_province")
+    exp = expected(plain)
+    assert plain.peers.province.row_guids() == exp["valid_guids"]
+    assert province_order_problems(plain) == []
+
+
+def test_department_results_inbound(plain: World) -> None:
+    from gateway.flows.inbound import inbound_counts
+
+    run("department_results_inbound")
+    served = sum(len(d.served_approvals) for d in plain.peers.departments.values())
+    counts = inbound_counts(plain.ctx)
+    assert counts["approvals"] == served
+    # nothing issued yet: changes for finished cases wait, the one naming no case is quarantined
+    assert counts["status_changes"].get("quarantined", 0) == len(plain.peers.departments)  # one unknown each
+    assert counts["status_changes"].get("applied", 0) == 0
+
+
+def test_license_issue(plain: World) -> None:
+    from gateway.flows.models import AWAITING, ISSUED, Approval, CaseLicense
+
+    run("license_issue")
+    ctx = plain.ctx
+    with ctx.db.session() as s:
+        cases = list(s.scalars(select(CaseLicense)))
+        with_approval = {a.project_no for a in s.scalars(select(Approval))}
+    assert cases
+    for c in cases:
+        assert c.state == (ISSUED if c.project_no in with_approval else AWAITING), c.project_no
+    issued = [c for c in cases if c.state == ISSUED]
+    assert len({c.license_id for c in issued}) == len(issued)
+    assert len(plain.peers.province.events()) == len(issued)  # license.issued, delivered once each
+
+
+def test_second_inbound_applies_status_changes_and_the_figures_match(plain: World) -> None:
+    from gateway.flows.models import StatusChange
+    from gateway.flows.summary import collect
+
+    run("department_results_inbound")
+    ctx = plain.ctx
+    with ctx.db.session() as s:
+        states = {c.change_id: (c.state, c.detail or "") for c in s.scalars(select(StatusChange))}
+    planned = {c["change_id"]: c["action"] for c in plain.peers.status_changes}
+    for cid, action in planned.items():
+        state, detail = states[cid]
+        if action == "suspend":
+            assert state == "applied", (cid, detail)
+        elif action == "reinstate":
+            assert state == "quarantined" and "reinstate" in detail, (cid, detail)
+        else:
+            assert state == "quarantined" and "no license" in detail, (cid, detail)
+
+    # the demo's figures (same code path) against independent sources
+    f = collect(ctx)
+    exp = expected(plain)
+    assert f["rows_ingested"] == plain.day.rows
+    assert f["rows_curated"] == len(exp["valid_guids"])
+    assert f["rows_held"] == len(exp["held_guids"])
+    assert f["rows_quarantined"] == exp["defects"]
+    assert f["province_rows"] == plain.peers.province.distinct_rows() == f["rows_pushed"]
+    assert f["province_events"] == len(plain.peers.province.events()) == f["events_delivered"]
+    suspended = sum(1 for a in planned.values() if a == "suspend")
+    assert f["verification"]["checked"] == f["licenses_issued"]
+    assert f["verification"]["valid"] == f["licenses_issued"] - suspended
+    assert f["verification"]["reasons"] == ({"status_not_valid": suspended} if suspended else {})
+    late = {p for p, apps in exp["approvals"].items() if all(a["late"] for a in apps)}
+    assert f["awaiting_approval"] == f["finished_license_cases"] - f["licenses_issued"]
+    assert f["awaiting_approval"] <= len(late)
+    assert f["ledger_ok"]
+    assert Path(f["dq_report"]).is_file() and Path(f["license_example"]["path"]).is_file()
+
+
+def test_rerunning_every_dag_of_the_finished_chain_changes_nothing(plain: World) -> None:
+    before = snapshot(plain)
+    for dag_id in dict.fromkeys(CHAIN):
+        run(dag_id)
+        assert snapshot(plain) == before, f"re-running {dag_id} changed the state"
+
+
+def test_late_approval_data_is_issued_when_it_arrives(plain: World) -> None:
+    from gateway.flows.models import AWAITING, CaseLicense
+
+    with plain.ctx.db.session() as s:
+        waiting = int(
+            s.scalar(select(func.count()).select_from(CaseLicense).where(CaseLicense.state == AWAITING)) or 0
+        )
+    released = sum(d.release_late() for d in plain.peers.departments.values())
+    run("department_results_inbound")
+    run("license_issue")
+    with plain.ctx.db.session() as s:
+        left = int(
+            s.scalar(select(func.count()).select_from(CaseLicense).where(CaseLicense.state == AWAITING)) or 0
+        )
+    assert released >= waiting
+    assert left == 0
+
+
+# --- the faulted end-to-end chain -----------------------------------------------------------------
+
+
+def faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
+    from gateway.flows.summary import collect
+    from sandbox.faults import FaultPlan
+
+    plan = FaultPlan.spread(0.25, seed=seed, timeout_s=0.6, oversized_bytes=512 * 1024)
+    env = {
+        "TONGBAN_PEERS__TIME_SCALE": "0.02",  # timeouts 0.2 s, back-offs in milliseconds
+        "TONGBAN_PEERS__RETRY_ATTEMPTS": "8",
+        "TONGBAN_PEERS__MAX_RESPONSE_BYTES": str(256 * 1024),
+        "TONGBAN_PEERS__BREAKER_FAILURES": "1000",
+    }
+    with world(folder, cases=30, seed=seed, faults=plan, env=env) as w:
+        for dag_id in CHAIN:
+            run(dag_id)
+        f = collect(w.ctx)
+        exp = expected(w)
+        # province rows = valid rows, exactly once, in per-case order
+        log = w.peers.province.commit_log()
+        assert len(log) == len({g for _, g, *_ in log}) == w.peers.province.distinct_rows()
+        assert w.peers.province.row_guids() == exp["valid_guids"]
+        assert province_order_problems(w) == []
+        # quarantine = the defective rows; held = the children of defective accept rows
+        assert f["rows_quarantined"] == exp["defects"]
+        assert f["rows_held"] == len(exp["held_guids"])
+        # one license per finished case with approval data, all verifying; the rest awaiting
+        from gateway.flows.models import AWAITING, ISSUED, Approval, CaseLicense
+        from licenses.models import LicenseRecord
+
+        with w.ctx.db.session() as s:
+            cases = list(s.scalars(select(CaseLicense)))
+            with_approval = {a.project_no for a in s.scalars(select(Approval))}
+            keys = [r.idempotency_key for r in s.scalars(select(LicenseRecord))]
+        for c in cases:
+            assert c.state == (ISSUED if c.project_no in with_approval else AWAITING), c.project_no
+        assert len(keys) == len(set(keys)) == f["licenses_issued"]
+        suspended = f["status_changes"].get("applied", 0)
+        assert f["verification"]["valid"] == f["licenses_issued"] - suspended
+        assert f["province_events"] == f["events_delivered"]
+        assert f["ledger_ok"]
+        faults = w.peers.faults_injected()
+        assert sum(faults.values()) > 0
+        return {"figures": f, "faults": faults}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", FAULT_SEEDS)
+def test_faulted_chain_drill(airflow_data_dir: Path, tmp_path: Path, seed: int) -> None:
+    out = faulted_chain(tmp_path, seed)
+    print(f"fault seed {seed}: injected {out['faults']}")
+
+
+def test_faulted_chain_seed_of_the_day(airflow_data_dir: Path, tmp_path: Path) -> None:
+    seed = todays_seed()
+    print(f"faulted end-to-end chain: fault seed {seed} (chosen by date from {FAULT_SEEDS})")
+    out = faulted_chain(tmp_path, seed)
+    print(f"fault seed {seed}: injected {out['faults']}")
