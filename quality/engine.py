@@ -93,7 +93,9 @@ class SuiteRunner:
         gx = _import_gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        from quality.expectations import EXPECTATION_CLASSES
+        from quality.expectations import EXPECTATION_CLASSES, frozen_configurations
+
+        self._frozen = frozen_configurations
 
         self.plans = dict(plans)
         self.context = gx.get_context(mode="ephemeral")
@@ -125,7 +127,7 @@ class SuiteRunner:
         if frame.empty:
             return [RuleResult(p, np.zeros(0, dtype=np.int64)) for p in plan]
         batch = self._batch_definitions[table].get_batch(batch_parameters={"dataframe": frame})
-        with column_cache():
+        with column_cache(), self._frozen():
             result = batch.validate(self._suites[table], result_format=_RESULT_FORMAT)
         by_key: dict[tuple[str, tuple[str, ...]], Any] = {}
         for r in result.results:
