@@ -59,3 +59,61 @@ def test_heartbeat_dag_runs_and_writes_the_ledger(airflow_data_dir: Path) -> Non
         assert ledger.head(s, HEARTBEAT_STREAM)[0] == before + 1
         assert ledger.verify_chain(s, HEARTBEAT_STREAM)[0].ok
     db.dispose()
+
+
+PIPELINE_DAGS = {
+    "county_cases_ingest",
+    "case_quality",
+    "case_push_province",
+    "department_results_inbound",
+    "license_issue",
+}
+
+
+def test_pipeline_dags_carry_the_operational_settings(airflow_data_dir: Path) -> None:
+    from tongban import airflow_env
+
+    bag = airflow_env.load_dagbag()
+    assert set(bag.dags) >= PIPELINE_DAGS
+    for dag_id in PIPELINE_DAGS:
+        dag = bag.dags[dag_id]
+        args = dag.default_args
+        assert args.get("owner") == "tongban-integration", dag_id
+        assert args.get("retries", 0) >= 2 and args.get("retry_exponential_backoff"), dag_id
+        assert args.get("execution_timeout") is not None, dag_id
+        assert dag.max_active_runs == 1 and dag.max_active_tasks <= 4, dag_id
+        assert dag.doc_md and dag.doc_md.strip().startswith(f"### {dag_id}"), dag_id
+        for t in dag.tasks:
+            assert t.on_failure_callback, f"{dag_id}.{t.task_id} has no failure callback"
+            assert t.execution_timeout is not None, f"{dag_id}.{t.task_id}"
+    for dag_id in ("case_quality", "case_push_province", "license_issue"):  # asset-triggered
+        assert type(bag.dags[dag_id].timetable).__name__ == "AssetTriggeredTimetable", dag_id
+
+
+def test_parsing_the_dags_does_no_io_and_imports_nothing_heavy(
+    airflow_data_dir: Path, tmp_path: Path
+) -> None:
+    """DAG files only wire tasks: parsing them opens no peer, touches no data dir and does not import
+    the packages the tasks use (great-expectations, pyhanko, zeep, our flows)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, socket\n"
+        "def no_net(*a, **k): raise AssertionError('network at import')\n"
+        "socket.socket.connect = no_net\n"
+        "from tongban import airflow_env\n"
+        "bag = airflow_env.load_dagbag()\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "heavy = [m for m in ('great_expectations', 'pyhanko', 'zeep', 'gateway.flows', 'quality.gate', "
+        "'licenses.registry') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    env = {**os.environ, "TONGBAN_DATA_DIR": str(tmp_path / "untouched")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=False, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "HEAVY []" in out.stdout, out.stdout
+    assert not (tmp_path / "untouched").exists()
