@@ -228,6 +228,20 @@ def _table_frame(
     return frame
 
 
+def _column_frame(sub: pd.DataFrame, columns: Sequence[str], index: pd.Index) -> pd.DataFrame:
+    """``sub`` re-indexed to ``columns`` (NaN where no row has the key), one block per column.
+
+    A frame built from records is one 2-D object block; great-expectations selects each
+    multicolumn expectation's columns with ``frame[column_list]``, which copies the selected rows
+    of such a block every time (~0.5 s per 100k rows over a suite). With one block per column
+    the selection is a view."""
+    n = len(index)
+    data: dict[str, Any] = {}
+    for c in columns:
+        data[c] = sub[c].to_numpy(dtype=object) if c in sub.columns else np.full(n, np.nan, dtype=object)
+    return pd.DataFrame(data, index=index, copy=False)
+
+
 def _first_date_column(spec: TableSpec) -> tuple[str | None, bool]:
     for f in spec.fields:
         if f.type == "date":
@@ -433,7 +447,7 @@ class QualityGate:
                     checked.add(R.ROW_UNKNOWN_COLUMN, pos[hit], c)
                 checked.stats[R.ROW_UNKNOWN_COLUMN] += int(present.sum())
             checked.checked[R.ROW_UNKNOWN_COLUMN] += len(pos)
-            frames[table] = sub.reindex(columns=list(spec.columns))
+            frames[table] = _column_frame(sub, spec.columns, index)
         timings["frames"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
