@@ -258,6 +258,7 @@ class QuarantineIn:
     raw: str | None = None
 
 
+_BIG_WRITE = 5000  # rows of one bulk write above which the SQLite page cache is enlarged
 _ACCEPTED_COLS = (
     "row_guid",
     "table_name",
@@ -316,6 +317,10 @@ def _bulk_insert(session: Session, table: Table, cols: Sequence[str], rows: list
         return
     conn = session.connection()
     if conn.dialect.name == "sqlite":
+        if len(rows) > _BIG_WRITE:
+            # a batch's rows update five B-trees with random keys (row_guid): with SQLite's default
+            # 2 MB page cache the pages are evicted and re-read mid-transaction; 64 MB holds them
+            conn.exec_driver_sql("PRAGMA cache_size = -65536")
         # table and column names come from our own ORM models, values are bound parameters
         sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"  # noqa: S608
         conn.exec_driver_sql(sql, rows)
