@@ -126,13 +126,16 @@ def parse_batch(data: bytes, *, encoding: str | None = None) -> ParsedBatch:
         bom = len(_BOM) if index == 0 and data.startswith(_BOM) and used == "utf-8" else 0
         return offsets[index] + bom + len(prefix)
 
+    crlf = "\r" in text
+    decode = decoder.decode
+    values_append, lines_append, texts_append = out.values.append, out.lines.append, out.texts.append
     for index, raw in enumerate(raw_lines):
-        line_text = raw[:-1] if raw.endswith("\r") else raw
-        if not line_text.strip():
+        line_text = raw[:-1] if crlf and raw.endswith("\r") else raw
+        if not line_text or line_text.isspace():  # blank (isspace stops at the first other char)
             continue
         out.rows += 1
         try:
-            value = decoder.decode(line_text)
+            value = decode(line_text)
         except msgspec.DecodeError as exc:
             m = _BYTE_POS.search(str(exc))
             char_pos = 0
@@ -145,9 +148,9 @@ def parse_batch(data: bytes, *, encoding: str | None = None) -> ParsedBatch:
             message = f"a JSON {type(value).__name__} where a JSON object was expected"
             out.bad.append(BadLine(index + 1, byte_offset(index, 0, line_text), message, line_text))
             continue
-        out.values.append(value)
-        out.lines.append(index + 1)
-        out.texts.append(line_text)
+        values_append(value)
+        lines_append(index + 1)
+        texts_append(line_text)
     if out.rows and not out.values:
         first = out.bad[0]
         out.fault = FileFault(
