@@ -13,9 +13,9 @@ from sandbox.faults import FaultInjector, FaultPlan
 from sandbox.province import ProvinceStore, make_province_app
 from sandbox.server import RunningServer, start
 
-FAST = Timing(
-    connect_timeout_s=0.5,
-    read_timeout_s=0.5,
+FAST = Timing(  # short back-offs; timeouts generous enough for a loaded 2-core machine
+    connect_timeout_s=2.0,
+    read_timeout_s=5.0,
     backoff_s=0.005,
     max_backoff_s=0.02,
     attempts=3,

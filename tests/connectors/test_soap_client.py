@@ -68,8 +68,8 @@ def test_rejected_row_skips_later_rows_of_its_case(province: Province) -> None:
 def test_each_fault_maps_to_one_retryable_error(
     province: Province, kind: str, error: type[ConnectorError]
 ) -> None:
-    province.faults(FaultPlan.parse(f"{kind}=1.0,timeout_s=0.8"))
-    c = _client(province, attempts=2)
+    province.faults(FaultPlan.parse(f"{kind}=1.0,timeout_s=2.0"))
+    c = _client(province, attempts=2, read_timeout_s=0.5)
     with pytest.raises(error) as info:
         c.submit_rows("b", list(case_rows(5, "510129", 2)))
     assert info.value.retryable and info.value.attempt == 2 and info.value.peer == "province"
