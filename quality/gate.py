@@ -37,10 +37,12 @@ Public API (what the pipeline DAGs call)::
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -228,6 +230,24 @@ def _table_frame(
     return frame
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while one batch is validated.
+
+    A batch allocates a few million long-lived containers (decoded rows, object arrays); Python's
+    allocation-triggered collections keep re-scanning them — about 0.5 s of a 100k-row batch,
+    12% of it — and find nothing to free (the gate makes no reference cycles worth collecting
+    mid-batch). Reference counting still frees everything; cycles made meanwhile (by any thread)
+    wait until the batch ends. Nested or with collection already off, it changes nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _column_frame(sub: pd.DataFrame, columns: Sequence[str], index: pd.Index) -> pd.DataFrame:
     """``sub`` re-indexed to ``columns`` (NaN where no row has the key), one block per column.
 
@@ -298,6 +318,10 @@ class QualityGate:
             return result
 
     def validate_batch(self, batch: Batch, *, now: datetime | None = None) -> Outcome:
+        with _no_cyclic_gc():
+            return self._validate_batch(batch, now=now)
+
+    def _validate_batch(self, batch: Batch, *, now: datetime | None) -> Outcome:
         started = time.perf_counter()
         now = now or utcnow()
         stored = self.outcome(batch.hash)
