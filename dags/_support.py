@@ -5,6 +5,7 @@ nothing does I/O at import.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -38,14 +39,17 @@ def on_task_failure(context: Any) -> None:
 
 
 def default_args(*, timeout_minutes: int = 20, retries: int = 3) -> dict[str, Any]:
+    # the first retry delay; tests and drills shorten it (an environment read, no I/O)
+    delay = float(os.environ.get("TONGBAN_PIPELINE__RETRY_DELAY_S", "15"))
     return {
         "owner": "tongban-integration",
         "retries": retries,
-        "retry_delay": timedelta(seconds=15),
+        "retry_delay": timedelta(seconds=delay),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=timeout_minutes),
         "on_failure_callback": on_task_failure,
+        "on_retry_callback": on_task_failure,  # every failed try is recorded, not only the last
     }
 
 

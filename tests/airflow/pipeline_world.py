@@ -50,6 +50,7 @@ def world(
         "TONGBAN_PIPELINE__RAW_BATCH_ROWS": "150",  # several batches: children before parents across them
         "TONGBAN_PIPELINE__PULL_PAGE_ROWS": "100",
         "TONGBAN_PIPELINE__ISSUE_CHUNK": "16",
+        "TONGBAN_PIPELINE__RETRY_DELAY_S": "1",
         **(env or {}),
     }
     with demo.environment(values):

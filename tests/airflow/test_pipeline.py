@@ -194,9 +194,10 @@ def faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
     from gateway.flows.summary import collect
     from sandbox.faults import FaultPlan
 
-    plan = FaultPlan.spread(0.25, seed=seed, timeout_s=0.6, oversized_bytes=512 * 1024)
+    plan = FaultPlan.spread(0.25, seed=seed, timeout_s=1.5, oversized_bytes=512 * 1024)
     env = {
-        "TONGBAN_PEERS__TIME_SCALE": "0.02",  # timeouts 0.2 s, back-offs in milliseconds
+        "TONGBAN_PEERS__TIME_SCALE": "0.1",  # read timeout 1 s (< the injected 1.5 s), back-offs 50 ms
+        "TONGBAN_PIPELINE__RETRY_DELAY_S": "1",
         "TONGBAN_PEERS__RETRY_ATTEMPTS": "8",
         "TONGBAN_PEERS__MAX_RESPONSE_BYTES": str(256 * 1024),
         "TONGBAN_PEERS__BREAKER_FAILURES": "1000",
