@@ -62,8 +62,6 @@ def _obj(values: Any) -> ObjArray:
 
 _type_of = np.frompyfunc(type, 1, 1)
 _NONE_T = type(None)
-_len_of = np.frompyfunc(len, 1, 1)
-_isspace = np.frompyfunc(str.isspace, 1, 1)
 _isascii = np.frompyfunc(str.isascii, 1, 1)
 
 
@@ -131,8 +129,9 @@ class _Facts:
         if self._str_len is None:
             s = self.is_str
             out = np.full(len(self.values), -1, dtype=np.int64)
-            if s.any():
-                out[s] = _len_of(self.values[s]).astype(np.int64)
+            k = int(s.sum())
+            if k:  # map() in C straight into an int64 array (no object array of ints in between)
+                out[s] = np.fromiter(map(len, self.values[s]), dtype=np.int64, count=k)
             self._str_len = out
         return self._str_len
 
@@ -142,8 +141,9 @@ class _Facts:
         if self._blank is None:
             s = self.is_str
             out = self.str_len == 0
-            if s.any():
-                out[s] |= np.asarray(_isspace(self.values[s]), dtype=bool)
+            k = int(s.sum())
+            if k:
+                out[s] |= np.fromiter(map(str.isspace, self.values[s]), dtype=bool, count=k)
             self._blank = out
         return self._blank
 
