@@ -35,14 +35,16 @@ def case_push_province() -> None:
         from dags._support import flow_context
         from gateway.flows import push
 
-        return push.enqueue_curated(flow_context())
+        with flow_context() as ctx:
+            return push.enqueue_curated(ctx)
 
     @task
     def deliver_and_reconcile() -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import push
 
-        return push.deliver(flow_context())
+        with flow_context() as ctx:
+            return push.deliver(ctx)
 
     enqueue_curated() >> deliver_and_reconcile()
 

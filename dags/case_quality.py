@@ -37,7 +37,8 @@ def case_quality() -> None:
         from dags._support import flow_context
         from gateway.flows import quality
 
-        return quality.validate_pending(flow_context())
+        with flow_context() as ctx:
+            return quality.validate_pending(ctx)
 
     validate_pending_batches()
 

@@ -37,14 +37,16 @@ def county_cases_ingest() -> None:
         from dags._support import flow_context
         from gateway.flows import ingest
 
-        return ingest.county_ids(flow_context())
+        with flow_context() as ctx:
+            return ingest.county_ids(ctx)
 
     @task(outlets=[RAW_CASES], max_active_tis_per_dag=4)
     def ingest_county(peer_id: str) -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import ingest
 
-        return ingest.ingest_county(flow_context(), peer_id).as_dict()
+        with flow_context() as ctx:
+            return ingest.ingest_county(ctx, peer_id).as_dict()
 
     ingest_county.expand(peer_id=counties())
 

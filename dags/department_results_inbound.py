@@ -39,35 +39,40 @@ def department_results_inbound() -> None:
         from dags._support import flow_context
         from gateway.flows import inbound
 
-        return inbound.department_ids(flow_context())
+        with flow_context() as ctx:
+            return inbound.department_ids(ctx)
 
     @task(outlets=[APPROVALS], max_active_tis_per_dag=4)
     def pull_approvals(peer_id: str) -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import inbound
 
-        return inbound.pull_approvals(flow_context(), peer_id)
+        with flow_context() as ctx:
+            return inbound.pull_approvals(ctx, peer_id)
 
     @task(max_active_tis_per_dag=4)
     def pull_status_changes(peer_id: str) -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import inbound
 
-        return inbound.pull_status_changes(flow_context(), peer_id)
+        with flow_context() as ctx:
+            return inbound.pull_status_changes(ctx, peer_id)
 
     @task
     def apply_status_changes() -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import inbound
 
-        return inbound.apply_status_changes(flow_context())
+        with flow_context() as ctx:
+            return inbound.apply_status_changes(ctx)
 
     @task
     def publish_to_catalog() -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import catalog
 
-        return catalog.publish(flow_context())
+        with flow_context() as ctx:
+            return catalog.publish(ctx)
 
     peers = departments()
     approvals = pull_approvals.expand(peer_id=peers)

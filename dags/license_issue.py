@@ -37,28 +37,32 @@ def license_issue() -> None:
         from dags._support import flow_context
         from gateway.flows import issue
 
-        return issue.discover_finished(flow_context())
+        with flow_context() as ctx:
+            return issue.discover_finished(ctx)
 
     @task(outlets=[LICENSES])
     def issue_licenses() -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import issue
 
-        return issue.issue_ready(flow_context())
+        with flow_context() as ctx:
+            return issue.issue_ready(ctx)
 
     @task
     def flag_overdue() -> int:
         from dags._support import flow_context
         from gateway.flows import issue
 
-        return issue.flag_overdue(flow_context())
+        with flow_context() as ctx:
+            return issue.flag_overdue(ctx)
 
     @task
     def publish_to_catalog() -> dict[str, Any]:
         from dags._support import flow_context
         from gateway.flows import catalog
 
-        return catalog.publish(flow_context())
+        with flow_context() as ctx:
+            return catalog.publish(ctx)
 
     discover_finished_cases() >> issue_licenses() >> [flag_overdue(), publish_to_catalog()]
 

@@ -334,7 +334,10 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
             )
             ctx = FlowContext(demo)
             limit = int(os.environ.get("TONGBAN_DEMO_VERIFY", DEMO_VERIFY)) or None
-            figures = collect(ctx, verify_limit=limit)
+            try:
+                figures = collect(ctx, verify_limit=limit)
+            finally:
+                ctx.close()
     finally:
         peers.close()
     elapsed = time.perf_counter() - t_start

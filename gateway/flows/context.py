@@ -78,6 +78,18 @@ class FlowContext:
 
         return trust(self.settings, db=self.db)
 
+    def close(self) -> None:
+        """Stop what the parts started (the license registry's signing workers and store threads)."""
+        registry = self.__dict__.get("licenses")
+        if registry is not None:
+            registry.close()
+
+    def __enter__(self) -> FlowContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def recorder(self) -> Any:
         from connectors.messagelog import MessageLogWriter
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ class World:
     day: demo.Day
     peers: demo.Peers
 
-    @property
+    @cached_property
     def ctx(self) -> FlowContext:
         return FlowContext(self.settings)
 
@@ -63,7 +64,9 @@ def world(
         peers = demo.start_peers(folder / "peers", day, faults=faults, fault_seed=seed)
         try:
             with demo.environment(peers.env):
-                yield World(folder, settings, day, peers)
+                w = World(folder, settings, day, peers)
+                yield w
+                w.ctx.close()
         finally:
             peers.close()
 

@@ -242,8 +242,12 @@ def test_faulted_chain_drill(airflow_data_dir: Path, tmp_path: Path, seed: int) 
     print(f"fault seed {seed}: injected {out['faults']}")
 
 
-def test_faulted_chain_seed_of_the_day(airflow_data_dir: Path, tmp_path: Path) -> None:
+def test_faulted_chain_seed_of_the_day(
+    airflow_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed = todays_seed()
-    print(f"faulted end-to-end chain: fault seed {seed} (chosen by date from {FAULT_SEEDS})")
+    with capsys.disabled():  # printed even when the test passes: CI logs name the seed
+        print(f"\n[faulted chain] fault seed {seed} (chosen by date from {FAULT_SEEDS})")
     out = faulted_chain(tmp_path, seed)
-    print(f"fault seed {seed}: injected {out['faults']}")
+    with capsys.disabled():
+        print(f"[faulted chain] fault seed {seed}: injected {out['faults']}")
