@@ -26,6 +26,7 @@ Public API::
     .owned_guids(session, guids) -> set[str]          # accepted or held open
     .accepted_parents(session, project_nos) -> dict[str, str]   # project_no -> accept_date
     .add_accepted(session, rows: Sequence[AcceptedRow]) -> int
+    .add_accepted_values(session, rows: Sequence[AcceptedValues]) -> int   # the same, rows as tuples
     .add_held(session, rows: Sequence[HeldRowIn], *, held_at) -> int
     .open_holds(session, *, project_nos=None, held_before=None) -> list[HeldRow]
     .close_holds(session, ids, *, status, batch_hash, at) -> int
@@ -235,6 +236,10 @@ class AcceptedRow:
     flags: tuple[str, ...] = ()
 
 
+# row_guid, table, project_no, business_date, cd_operation, batch_hash, line, flags (JSON or None), data
+AcceptedValues = tuple[str, str, str | None, str | None, str | None, str, int | None, str | None, str]
+
+
 @dataclass(frozen=True, slots=True)
 class HeldRowIn:
     row_guid: str
@@ -259,17 +264,17 @@ class QuarantineIn:
 
 
 _BIG_WRITE = 5000  # rows of one bulk write above which the SQLite page cache is enlarged
-_ACCEPTED_COLS = (
+_ACCEPTED_COLS = (  # AcceptedValues, then state and accepted_at
     "row_guid",
     "table_name",
     "project_no",
-    "state",
     "business_date",
     "cd_operation",
     "batch_hash",
     "line",
     "flags",
     "data",
+    "state",
     "accepted_at",
 )
 _HELD_COLS = ("row_guid", "table_name", "project_no", "batch_hash", "line", "data", "held_at", "status")
@@ -370,30 +375,34 @@ class CaseStore:
     def add_accepted(
         self, session: Session, rows: Sequence[AcceptedRow], *, at: datetime | None = None
     ) -> int:
-        if not rows:
-            return 0
-        stamp = iso(at or utcnow())
-        _bulk_insert(
+        return self.add_accepted_values(
             session,
-            cast(Table, CaseRow.__table__),
-            _ACCEPTED_COLS,
             [
                 (
                     r.row_guid,
                     r.table,
                     r.project_no,
-                    STATE_ACCEPTED,
                     r.business_date,
                     r.cd_operation,
                     r.batch_hash,
                     r.line,
                     json.dumps(list(r.flags)) if r.flags else None,
                     r.data,
-                    stamp,
                 )
                 for r in rows
             ],
+            at=at,
         )
+
+    def add_accepted_values(
+        self, session: Session, rows: Sequence[AcceptedValues], *, at: datetime | None = None
+    ) -> int:
+        """:meth:`add_accepted` for rows already as tuples (the gate's bulk path: no object per row);
+        ``flags`` is the JSON list of flag rule ids or None."""
+        if not rows:
+            return 0
+        tail = (STATE_ACCEPTED, iso(at or utcnow()))
+        _bulk_insert(session, cast(Table, CaseRow.__table__), _ACCEPTED_COLS, [r + tail for r in rows])
         return len(rows)
 
     def rows(

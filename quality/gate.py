@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -64,6 +65,7 @@ from core.casestore import (
     Q_KIND_EXPIRED,
     Q_KIND_FILE,
     AcceptedRow,
+    AcceptedValues,
     BatchExists,
     BatchRecord,
     CaseStore,
@@ -671,14 +673,16 @@ class QualityGate:
         t0 = time.perf_counter()
         date_cols = {t: _first_date_column(TABLES[t])[0] for t in TABLES}
         lines_of, flags_of, h = parsed.lines, checked.flags, batch.hash
-        accepted: list[AcceptedRow] = []
+        accepted: list[AcceptedValues] = []
+        dumps = json.dumps
         for p, text in zip(curated_pos, curated_texts, strict=True):
             row = values[p]
             table = table_of[p]
             col = date_cols[table]
             d = row.get(col) if col else None
+            row_flags = flags_of.get(p)
             accepted.append(
-                AcceptedRow(
+                (
                     row["row_guid"],
                     table,
                     row.get("project_no"),
@@ -686,11 +690,11 @@ class QualityGate:
                     row.get("cd_operation"),
                     h,
                     lines_of[p],
+                    dumps(row_flags) if row_flags else None,
                     text,
-                    tuple(flags_of[p]) if p in flags_of else (),
                 )
             )
-        self.cases.add_accepted(s, accepted, at=now)
+        self.cases.add_accepted_values(s, accepted, at=now)
         self.cases.add_held(
             s,
             [
