@@ -30,7 +30,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_raw_batches")),
         sa.UniqueConstraint("batch_hash", name=op.f("uq_flow_raw_batches_batch_hash")),
-        sa.UniqueConstraint("peer", "first_inbound_id", name=op.f("uq_flow_raw_batches_peer_first_inbound_id")),
+        sa.UniqueConstraint(
+            "peer", "first_inbound_id", name=op.f("uq_flow_raw_batches_peer_first_inbound_id")
+        ),
     )
     op.create_index("ix_flow_raw_batches_peer", "flow_raw_batches", ["peer", "last_inbound_id"])
     op.create_table(
