@@ -42,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors.errors import MalformedResponse, ResponseTooLarge, translate
+from connectors.errors import MalformedResponse, ResponseTooLarge, http_status_error, translate
 from connectors.models import InboundRow, PullCursor
 from connectors.peer_registry import FieldMapping, map_row
 from connectors.resilience import Timing, breaker_for, call_with_retry
@@ -109,8 +109,9 @@ class FeedClient:
                         )
                     if time.monotonic() > deadline:
                         raise TimeoutError("whole-reply deadline passed")
-                if resp.status_code >= 400:
-                    resp.raise_for_status()
+                if resp.status_code >= 400:  # the body was streamed: build the error from it
+                    text = bytes(body[:200]).decode("utf-8", "replace")
+                    raise http_status_error(resp.status_code, text, peer=self.peer, operation=f"GET {path}")
             return bytes(body)
         except Exception as exc:
             err = translate(exc, peer=self.peer, operation=f"GET {path}", attempt=n)

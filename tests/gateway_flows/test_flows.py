@@ -189,3 +189,23 @@ def test_task_failure_goes_to_the_ledger_and_the_webhook(tmp_path: Path) -> None
         entries = ledger.entries(s, FAILURE_STREAM)
         assert len(entries) == 1 and ledger.verify_chain(s, FAILURE_STREAM)[0].ok
     db.dispose()
+
+
+def test_feed_errors_are_translated_and_retried(feed: tuple[CountyFeed, RunningServer]) -> None:
+    from connectors.errors import AuthError, ServerError
+    from sandbox.faults import FaultInjector, FaultPlan
+
+    f, srv = feed
+    client = FeedClient(srv.url, peer="county_511825", token="wrong", timing=FAST)
+    with pytest.raises(AuthError):
+        client.page("/v1/changes", None, 5)
+    client.close()
+    flaky = start(FaultInjector(f, FaultPlan(error=1.0), soap=False))
+    try:
+        client = FeedClient(flaky.url, peer="county_511825", token="t0k", timing=FAST)
+        with pytest.raises(ServerError) as info:
+            client.page("/v1/changes", None, 5)
+        assert info.value.attempt == FAST.attempts  # retried, then given up
+        client.close()
+    finally:
+        flaky.close()
