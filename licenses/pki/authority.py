@@ -688,6 +688,14 @@ class Pki:
             base_url=self.base_url,
             sample=True,
         )
+        self._record_ca_pair(root, issuing, root_key_name=ROOT_KEY, source="sample")
+        self.keystore.store_certificate(ROOT_KEY, root)
+        self.keystore.store_certificate(ISSUING_KEY, issuing)
+
+    def _record_ca_pair(
+        self, root: x509.Certificate, issuing: x509.Certificate, *, root_key_name: str | None, source: str
+    ) -> None:
+        """Record a root CA and the issuing CA it signed, generation 1, in one transaction."""
         with self.db.session() as s:
             root_row = self._insert(
                 s,
@@ -695,9 +703,9 @@ class Pki:
                 kind="root",
                 role="root",
                 generation=1,
-                key_name=ROOT_KEY,
+                key_name=root_key_name,
                 issuer_serial=None,
-                source="sample",
+                source=source,
             )
             self._insert(
                 s,
@@ -707,10 +715,8 @@ class Pki:
                 generation=1,
                 key_name=ISSUING_KEY,
                 issuer_serial=root_row.serial,
-                source="sample",
+                source=source,
             )
-        self.keystore.store_certificate(ROOT_KEY, root)
-        self.keystore.store_certificate(ISSUING_KEY, issuing)
 
     def _end_entity_roles(self) -> list[str]:
         return ["tsa", "platform", *(f"seal:{d.code}" for d in self.departments)]
@@ -970,27 +976,12 @@ class Pki:
                 raise ImportRejected(
                     "the issuing CA key is needed: pass it, or put it in the key store as pki.issuing-ca"
                 )
-        with self.db.session() as s:
-            root_row = self._insert(
-                s,
-                cert=root,
-                kind="root",
-                role="root",
-                generation=1,
-                key_name=ROOT_KEY if self.keystore.has_key(ROOT_KEY) else None,
-                issuer_serial=None,
-                source="imported",
-            )
-            self._insert(
-                s,
-                cert=issuing,
-                kind="issuing",
-                role="issuing",
-                generation=1,
-                key_name=ISSUING_KEY,
-                issuer_serial=root_row.serial,
-                source="imported",
-            )
+        self._record_ca_pair(
+            root,
+            issuing,
+            root_key_name=ROOT_KEY if self.keystore.has_key(ROOT_KEY) else None,
+            source="imported",
+        )
         self.keystore.store_certificate(ISSUING_KEY, issuing)
         steps.append(
             f"root {normalize_serial(root.serial_number)} and issuing CA "
