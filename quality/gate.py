@@ -640,30 +640,14 @@ class QualityGate:
                 )
             q_docs.append(doc)
         q_bytes = _ENCODER.encode_lines(q_docs) if q_docs else b""
-        outcome.objects["curated"] = self.outputs.put(
-            "curated",
-            "curated",
-            curated_blob,
-            content_type=CONTENT_JSONL,
-            source=batch.source,
-            rows=len(curated_pos),
-        ).as_dict()
-        outcome.objects["held"] = self.outputs.put(
-            "held",
-            "held",
-            held_blob,
-            content_type=CONTENT_JSONL,
-            source=batch.source,
-            rows=len(held_pos),
-        ).as_dict()
-        outcome.objects["quarantine"] = self.outputs.put(
-            "quarantine",
-            "quarantine",
-            q_bytes,
-            content_type=CONTENT_JSONL,
-            source=batch.source,
-            rows=len(quarantine_pos),
-        ).as_dict()
+        for zone, blob, rows in (
+            ("curated", curated_blob, len(curated_pos)),
+            ("held", held_blob, len(held_pos)),
+            ("quarantine", q_bytes, len(quarantine_pos)),
+        ):
+            outcome.objects[zone] = self.outputs.put(
+                zone, zone, blob, content_type=CONTENT_JSONL, source=batch.source, rows=rows
+            ).as_dict()
         outcome.objects["raw"] = self.outputs.put(
             "raw", "raw", batch.data, content_type=CONTENT_JSONL, source=batch.source, rows=parsed.rows
         ).as_dict()
