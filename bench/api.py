@@ -105,6 +105,7 @@ class _Conn:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.used = False  # has answered a request: the server may since have closed it as idle
 
     async def get(self, request: bytes) -> int:
         self.writer.write(request)
@@ -160,14 +161,20 @@ async def _load(
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        conn = await acquire()
-        try:
-            status = await asyncio.wait_for(conn.get(request), 10.0)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-            conn.writer.close()
-            opened -= 1
-            return
+        for attempt in (1, 2):
+            conn = await acquire()
+            try:
+                status = await asyncio.wait_for(conn.get(request), 10.0)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                conn.writer.close()
+                opened -= 1
+                stale = isinstance(exc, asyncio.IncompleteReadError) and not exc.partial and conn.used
+                if stale and attempt == 1:
+                    continue  # the server closed an idle keep-alive connection: resend, as clients do
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
+            break
+        conn.used = True
         release(conn)
         if status != 200:
             errors[str(status)] = errors.get(str(status), 0) + 1
@@ -311,6 +318,8 @@ def run(
             "--log-level",
             "warning",
             "--no-access-log",
+            "--timeout-keep-alive",
+            str(Settings().api.keep_alive_s),  # the same keep-alive as ours
         ]
         with _server(cmd, {**env, "PYTHONPATH": tmp}, port):
             base = asyncio.run(_load(f"http://127.0.0.1:{port}{path}", headers, rate, duration, warmup))

@@ -16,9 +16,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.canonical import canonical_json, sha256_hex
@@ -57,6 +68,10 @@ class LedgerEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
+HEADS = cast(Table, LedgerHead.__table__)
+ENTRIES = cast(Table, LedgerEntry.__table__)
+
+
 def entry_digest(stream: str, seq: int, kind: str, created_at: str, payload: str, prev_hash: str) -> str:
     return sha256_hex("\n".join((stream, str(seq), kind, created_at, prev_hash, payload)))
 
@@ -75,31 +90,77 @@ def check_payload(stream: str, kind: str, text: str) -> None:
     _check_payload(stream, kind, text)
 
 
-def _lock_head(session: Session, stream: str) -> LedgerHead:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+def _lock_head(conn: Connection, stream: str) -> tuple[int, str]:
+    """``(seq, head_hash)`` of the stream's head, created if new and row-locked until commit.
 
-        session.execute(
-            pg_insert(LedgerHead)
-            .values(stream=stream, seq=0, head_hash=GENESIS)
-            .on_conflict_do_nothing(index_elements=["stream"])
-        )
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    One statement: an upsert whose no-op update takes the row lock (PostgreSQL) and returns the
+    head, where a plain ``SELECT … FOR UPDATE`` would need a second round trip to create it.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
 
-        session.execute(
-            sqlite_insert(LedgerHead)
-            .values(stream=stream, seq=0, head_hash=GENESIS)
-            .on_conflict_do_nothing(index_elements=["stream"])
+    upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    heads = HEADS
+    stmt = upsert(heads).values(stream=stream, seq=0, head_hash=GENESIS)
+    stmt = stmt.on_conflict_do_update(index_elements=["stream"], set_={"seq": heads.c.seq})
+    seq, head_hash = conn.execute(stmt.returning(heads.c.seq, heads.c.head_hash)).one()
+    return int(seq), str(head_hash)
+
+
+_MOVE_HEAD = (
+    update(HEADS)
+    .where(HEADS.c.stream == bindparam("h_stream"))
+    .values(seq=bindparam("h_seq"), head_hash=bindparam("h_hash"))
+)
+
+
+def chain_rows(
+    stream: str, seq: int, prev: str, items: Sequence[tuple[str, str]], *, created: str
+) -> list[dict[str, Any]]:
+    """The rows of ``(kind, payload text)`` entries chained after the head ``(seq, prev)``."""
+    rows: list[dict[str, Any]] = []
+    for kind, text in items:
+        seq += 1
+        digest = entry_digest(stream, seq, kind, created, text, prev)
+        rows.append(
+            {
+                "stream": stream,
+                "seq": seq,
+                "kind": kind,
+                "created_at": created,
+                "payload": text,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
         )
-    head = session.execute(
-        select(LedgerHead)
-        .where(LedgerHead.stream == stream)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    return head
+        prev = digest
+    return rows
+
+
+def append_rows(
+    conn: Connection, entries: Mapping[str, Sequence[tuple[str, str]]], *, created: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Chain and insert ``{stream: [(kind, canonical payload text), ...]}`` on ``conn``'s transaction.
+
+    Heads are locked in stream order (so two writers never deadlock), every entry goes out in one
+    insert and the heads move in one update. Payloads must already be checked (:func:`check_payload`).
+    Returns the inserted rows (every column but ``id``) per stream, in the order given.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for stream in sorted(entries):
+        seq, prev = _lock_head(conn, stream)
+        out[stream] = chain_rows(stream, seq, prev, entries[stream], created=created)
+    all_rows = [row for rows in out.values() for row in rows]
+    if all_rows:
+        conn.execute(ENTRIES.insert(), all_rows)
+        conn.execute(
+            _MOVE_HEAD,
+            [
+                {"h_stream": s, "h_seq": rows[-1]["seq"], "h_hash": rows[-1]["entry_hash"]}
+                for s, rows in out.items()
+                if rows
+            ],
+        )
+    return out
 
 
 def append_many(
@@ -109,35 +170,23 @@ def append_many(
     *,
     now: datetime | None = None,
 ) -> list[LedgerEntry]:
-    """Append several ``(kind, payload)`` entries to ``stream`` in the caller's transaction."""
+    """Append several ``(kind, payload)`` entries to ``stream`` in the caller's transaction.
+
+    The rows are written with bulk statements (entries are never updated, so the ORM's unit of work
+    has nothing to track); the returned :class:`LedgerEntry` objects carry every column but ``id``.
+    """
     prepared = [(kind, canonical_json(dict(payload))) for kind, payload in items]
     for kind, text in prepared:
         _check_payload(stream, kind, text)
     if not prepared:
         return []
-    head = _lock_head(session, stream)
     created = (now or utcnow()).isoformat(timespec="microseconds")
-    entries = []
-    seq, prev = head.seq, head.head_hash
-    for kind, text in prepared:
-        seq += 1
-        digest = entry_digest(stream, seq, kind, created, text, prev)
-        entries.append(
-            LedgerEntry(
-                stream=stream,
-                seq=seq,
-                kind=kind,
-                created_at=created,
-                payload=text,
-                prev_hash=prev,
-                entry_hash=digest,
-            )
-        )
-        prev = digest
-    session.add_all(entries)
-    head.seq, head.head_hash = seq, prev
-    session.flush()
-    return entries
+    session.flush()  # rows the caller added come first, as they would with the unit of work
+    rows = append_rows(session.connection(), {stream: prepared}, created=created)[stream]
+    loaded = session.identity_map.get(session.identity_key(LedgerHead, stream))
+    if loaded is not None:  # a head object this session read earlier is now out of date
+        session.expire(loaded)
+    return [LedgerEntry(**row) for row in rows]
 
 
 def append(

@@ -3,11 +3,13 @@
 A :class:`GroupCommitWriter` owns one background thread. Callers :meth:`~GroupCommitWriter.submit`
 ``(stream, kind, payload)`` and get a :class:`concurrent.futures.Future`; the thread takes every
 entry queued while the previous commit was running (up to ``max_batch``), appends them with
-:func:`core.ledger.append_many` — one call per stream, in submission order — runs each entry's
-optional ``after`` hook (index rows that must commit with the entry), and commits once. Only then
-are the futures resolved with a :class:`Receipt`. If the batch transaction fails, every entry is
-retried alone, so one bad entry fails only its own caller; if the database is down every caller
-gets the error. A caller therefore never sees success for evidence that is not durably committed.
+:func:`core.ledger.append_rows` (one insert for the whole batch, streams locked in order, submission
+order kept within a stream), inserts the rows each entry's optional ``after`` hook returns (an index
+that must commit with the entry), and commits once — on the writer's own connection, with Core
+statements only (on PostgreSQL in two round trips: :mod:`core.ledger_pgbatch`). Only then are the
+futures resolved with a :class:`Receipt`. If the batch transaction fails, every entry is retried
+alone, so one bad entry fails only its own caller; if the database is down every caller gets the
+error. A caller therefore never sees success for evidence that is not durably committed.
 
 Payloads are checked for full resident ID numbers at submit time (the ledger refuses them), so a
 caller learns at once. On SQLite the writer's connections run with ``synchronous=FULL`` so a commit
@@ -23,22 +25,24 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table
 
 from core import ledger
 from core.canonical import canonical_json
-from core.db import Database, is_sqlite
+from core.db import Database, is_sqlite, utcnow
 from core.errors import LedgerError
 from core.ledger import LedgerEntry
+from core.ledger_pgbatch import write_batch
 
 log = logging.getLogger(__name__)
 
-AfterHook = Callable[[Session, LedgerEntry], None]
+# rows that must commit with an entry (an index of it, say): (table, values) pairs
+AfterHook = Callable[[LedgerEntry], Iterable[tuple[Table, Mapping[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Receipt:
 class _Item:
     stream: str
     kind: str
-    payload: dict[str, Any]
+    text: str  # canonical JSON of the payload, checked for resident IDs at submit
     after: AfterHook | None
     future: Future[Receipt] = field(default_factory=Future)
 
@@ -93,6 +97,8 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._conn: Connection | None = None
+        self._fast = False  # PostgreSQL through psycopg2: two round trips per batch (core.ledger_pgbatch)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> GroupCommitWriter:
@@ -130,9 +136,9 @@ class GroupCommitWriter:
             raise LedgerError("the ledger writer is closed", code="LEDGER_WRITER_CLOSED")
         if self._thread is None:
             self.start()
-        doc = dict(payload)
-        ledger.check_payload(stream, kind, canonical_json(doc))
-        item = _Item(stream, kind, doc, after)
+        text = canonical_json(dict(payload))
+        ledger.check_payload(stream, kind, text)
+        item = _Item(stream, kind, text, after)
         self._queue.put(item)
         return item.future
 
@@ -185,31 +191,75 @@ class GroupCommitWriter:
                 rest.append(nxt)  # type: ignore[arg-type]
         if rest:
             self._commit_batch(rest)
+        self._drop_connection(broken=False)
 
-    def _transaction(self, items: list[_Item]) -> list[Receipt]:
-        with self.db.engine.connect() as conn:
+    def _connection(self) -> Connection:
+        """The writer thread's own connection, kept between batches (no pool checkout and ping)."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            conn = self.db.engine.connect()
             if is_sqlite(self.db.url):
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
                 conn.commit()
-            with Session(bind=conn) as session, conn.begin():
-                by_stream: dict[str, list[int]] = {}
-                for i, item in enumerate(items):
-                    by_stream.setdefault(item.stream, []).append(i)
-                landed: dict[int, LedgerEntry] = {}
-                for stream, idxs in by_stream.items():
-                    entries = ledger.append_many(
-                        session, stream, [(items[i].kind, items[i].payload) for i in idxs]
-                    )
-                    landed.update(zip(idxs, entries, strict=True))
-                for i, item in enumerate(items):
-                    if item.after is not None:
-                        item.after(session, landed[i])
-                session.flush()
-                receipts = [
-                    Receipt(e.stream, e.seq, e.entry_hash, e.created_at)
-                    for e in (landed[i] for i in range(len(items)))
-                ]
-        return receipts
+            elif conn.dialect.driver == "psycopg2":
+                conn.commit()
+                raw = conn.connection.dbapi_connection
+                if raw is not None:
+                    raw.autocommit = True  # the fast path sends its own BEGIN … COMMIT
+                    self._fast = True
+            self._conn = conn
+        return self._conn
+
+    def _drop_connection(self, *, broken: bool = True) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                if broken or self._fast:
+                    conn.invalidate()  # never hand a possibly broken (or autocommit) connection back
+                conn.close()
+            except Exception:  # already gone
+                log.debug("ledger writer: closing a failed connection", exc_info=True)
+        self._fast = False
+
+    @staticmethod
+    def _derive(
+        items: list[_Item], landed: dict[int, dict[str, Any]]
+    ) -> dict[Table, list[Mapping[str, Any]]]:
+        derived: dict[Table, list[Mapping[str, Any]]] = {}
+        for i, item in enumerate(items):
+            if item.after is not None:
+                for table, values in item.after(LedgerEntry(**landed[i])):
+                    derived.setdefault(table, []).append(values)
+        return derived
+
+    def _transaction(self, items: list[_Item]) -> list[Receipt]:
+        conn = self._connection()
+        created = utcnow().isoformat(timespec="microseconds")
+        by_stream: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            by_stream.setdefault(item.stream, []).append(i)
+        entries = {st: [(items[i].kind, items[i].text) for i in idxs] for st, idxs in by_stream.items()}
+        landed: dict[int, dict[str, Any]] = {}
+
+        def place(rows: Mapping[str, list[dict[str, Any]]]) -> dict[Table, list[Mapping[str, Any]]]:
+            for st, idxs in by_stream.items():
+                landed.update(zip(idxs, rows[st], strict=True))
+            return self._derive(items, landed)
+
+        try:
+            if self._fast:
+                write_batch(conn.connection.dbapi_connection, entries, place, created=created)
+            else:
+                with conn.begin():
+                    derived = place(ledger.append_rows(conn, entries, created=created))
+                    for table, values_list in derived.items():
+                        conn.execute(table.insert(), values_list)
+        except Exception:
+            self._drop_connection()
+            raise
+        return [
+            Receipt(r["stream"], r["seq"], r["entry_hash"], r["created_at"])
+            for r in (landed[i] for i in range(len(items)))
+        ]
 
     def _commit_batch(self, batch: list[_Item]) -> None:
         try:

@@ -93,6 +93,7 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8700
     workers: int = 1  # uvicorn worker processes of `tongban api serve`
+    keep_alive_s: int = 75  # idle keep-alive connections are closed after this (above a proxy's 60 s)
     token_ttl_s: int = 300
     audience: str = "tongban-sharing-api"
     max_upload_bytes: int = 20 * 1024 * 1024  # POST /v1/verify (PDF upload)
@@ -102,6 +103,7 @@ class ApiSettings(BaseModel):
     rate_limit_per_s: float = 50.0  # sustained requests per second per client
     rate_limit_burst: int = 100  # bucket size per client
     client_cache_s: float = 10.0  # how long a worker caches a client's grants
+    license_cache_refresh_s: float = 0.2  # license views cached per worker, re-checked this often (0: off)
     ledger_linger_ms: float = 0.0  # extra wait to grow a group commit (0: natural batching)
     anchor_interval_s: float = 3600.0  # RFC 3161 anchoring of the use-ledger heads (0: off)
     webhook_interval_s: float = 5.0  # how often the worker looks for status changes and due deliveries

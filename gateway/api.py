@@ -32,6 +32,7 @@ from gateway.models import ApiSubscription
 from gateway.ports import CopyRequest, LicensePort, LicenseView
 from gateway.services import Services
 from gateway.uses import Use, uses_of_licenses
+from gateway.viewcache import CachedLicensePort
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PDF = "application/pdf"
@@ -179,7 +180,10 @@ async def search(
 
 
 async def _visible_license(svc: Services, who: Principal, license_id: str) -> LicenseView | None:
-    view = await run_in_threadpool(_port(svc).get, license_id)
+    port = _port(svc)
+    hit, view = port.cached(license_id) if isinstance(port, CachedLicensePort) else (False, None)
+    if not hit:  # a database read: off the event loop
+        view = await run_in_threadpool(port.get, license_id)
     if view is None or not who.may_see(view.type_code):
         return None
     return view

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import threading
@@ -229,6 +230,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = app.state.services.get()
+        # what start-up loaded (pyhanko, SQLAlchemy, the key store) lives as long as the process:
+        # move it out of the collector's sight so a full collection does not pause requests
+        gc.collect()
+        gc.freeze()
         tasks: list[asyncio.Task[None]] = []
         if background:
             tasks = workers.start_background(svc)

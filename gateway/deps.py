@@ -17,7 +17,7 @@ bearer = HTTPBearer(
 )
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services.get()
     return svc
 

@@ -9,6 +9,11 @@ rotating *token* key (``FileKeyStore.token_signer()``; the key may sit in a PKCS
 signing goes through :func:`core.jws.sign_compact`) — never the platform seal. They are verified
 with joserfc: the key is chosen by ``kid`` from the published token keys (also served as JWKS),
 the algorithm pinned to ES256, and ``aud``/``exp``/``iat`` checked by a claims registry.
+
+A worker remembers the tokens it has verified (at most ``cache_size``, keyed by the whole token
+string, so a changed byte is a different token) and checks only the clock for them until they
+expire: a signature is verified once per token and worker, not once per request. The memory is
+dropped when the set of token keys changes.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class TokenService:
         audience: str,
         ttl_s: int,
         clock: Callable[[], float] = time.time,
+        cache_size: int = 10_000,
     ) -> None:
         self._signer_source = signer_source
         self._public_keys = public_keys
@@ -90,6 +96,8 @@ class TokenService:
         self.clock = clock
         self._keyset: KeySet | None = None
         self._kids: frozenset[str] = frozenset()
+        self._verified: dict[str, TokenClaims] = {}
+        self._cache_size = cache_size
 
     def issue(self, client_id: str, *, scope: str = "") -> tuple[str, int]:
         kid, signer = self._signer_source()
@@ -117,11 +125,26 @@ class TokenService:
             self._keyset = KeySet(
                 [ECKey.import_key(pk, {"kid": kid, "alg": "ES256"}) for kid, pk in keys.items()]
             )
+            if frozenset(keys) != self._kids:
+                self._verified = {}  # a key retired: its tokens must be checked again
             self._kids = frozenset(keys)
         return self._keyset
 
     def verify(self, token: str) -> TokenClaims:
         """The claims of a valid token; :class:`Unauthorized` otherwise (never a bool)."""
+        known = self._verified.get(token)
+        if known is not None:
+            now = self.clock()
+            if int(known.raw.get("nbf", 0)) <= now <= known.exp:
+                return known
+            self._verified.pop(token, None)
+        claims = self._verify_signed(token)
+        if len(self._verified) >= self._cache_size:
+            self._verified.pop(next(iter(self._verified)), None)  # oldest first
+        self._verified[token] = claims
+        return claims
+
+    def _verify_signed(self, token: str) -> TokenClaims:
         if len(token) > 4096 or token.count(".") != 2:
             raise Unauthorized("the bearer token is not a compact JWT", code="TOKEN_INVALID")
         keys = self._keys()

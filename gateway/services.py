@@ -22,6 +22,7 @@ from gateway.ports import LicensePort
 from gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from gateway.security import TokenService
 from gateway.uses import UseRecorder
+from gateway.viewcache import CachedLicensePort
 
 PSEUDONYM_PURPOSE = "use-pseudonym"
 
@@ -41,6 +42,9 @@ class Services:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
+        closer = getattr(self.licenses, "close", None)
+        if callable(closer):
+            closer()
         self.writer.close()
         self.db.dispose()
 
@@ -77,6 +81,10 @@ def build_services(
     ).start()
     if licenses is None:
         licenses = default_license_port(settings, database)
+        if licenses is not None and settings.api.license_cache_refresh_s > 0:
+            licenses = CachedLicensePort(
+                licenses, database, refresh_s=settings.api.license_cache_refresh_s
+            ).start()
     return Services(
         settings=settings,
         db=database,

@@ -16,9 +16,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.ledger import LedgerEntry
@@ -26,6 +26,8 @@ from core.ledger_writer import GroupCommitWriter, Receipt
 from core.masking import redact_text
 from gateway.clients import Principal
 from gateway.models import ApiUseIndex
+
+USE_INDEX = cast(Table, ApiUseIndex.__table__)
 
 ENTRY_VERSION = 1
 
@@ -83,19 +85,22 @@ class UseRecorder:
         """Append the entry and wait until it is committed."""
         ids = list(dict.fromkeys(use.license_ids))
 
-        def index(session: Session, entry: LedgerEntry) -> None:
-            session.add_all(
-                ApiUseIndex(
-                    license_id=lid,
-                    client_id=who.client_id,
-                    dept_code=who.dept_code,
-                    stream=entry.stream,
-                    seq=entry.seq,
-                    kind=entry.kind,
-                    created_at=entry.created_at,
+        def index(entry: LedgerEntry) -> list[tuple[Table, dict[str, Any]]]:
+            return [
+                (
+                    USE_INDEX,
+                    {
+                        "license_id": lid,
+                        "client_id": who.client_id,
+                        "dept_code": who.dept_code,
+                        "stream": entry.stream,
+                        "seq": entry.seq,
+                        "kind": entry.kind,
+                        "created_at": entry.created_at,
+                    },
                 )
                 for lid in ids
-            )
+            ]
 
         return await self.writer.append_async(
             who.stream, f"use.{use.op}", self._entry(who, use), after=index if ids else None

@@ -13,6 +13,7 @@ Layout under the key folder::
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
@@ -171,16 +172,30 @@ class FileKeyStore:
     def _load_or_create_kek(self) -> bytes:
         path = self.folder / "kek.json"
         if path.is_file():
-            doc = json.loads(path.read_text())
-            kdf = Scrypt(salt=base64.b64decode(doc["salt"]), length=32, n=doc["n"], r=doc["r"], p=doc["p"])
-            try:
-                return AESGCM(kdf.derive(self._passphrase)).decrypt(
-                    base64.b64decode(doc["nonce"]), base64.b64decode(doc["wrapped"]), b"tongban-kek"
-                )
-            except Exception as exc:
-                raise KeyStoreError(
-                    "the key-encryption key cannot be unwrapped: wrong passphrase", code="KEY_LOCKED"
-                ) from exc
+            return self._load_kek(path)
+        # first use: one creator across threads and processes (two API workers starting together
+        # would otherwise each make a KEK, and the data keys one of them wraps would not open)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock-kek", "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            if path.is_file():
+                return self._load_kek(path)
+            return self._create_kek(path)
+
+    def _load_kek(self, path: Path) -> bytes:
+        doc = json.loads(path.read_text())
+        kdf = Scrypt(salt=base64.b64decode(doc["salt"]), length=32, n=doc["n"], r=doc["r"], p=doc["p"])
+        try:
+            kek: bytes = AESGCM(kdf.derive(self._passphrase)).decrypt(
+                base64.b64decode(doc["nonce"]), base64.b64decode(doc["wrapped"]), b"tongban-kek"
+            )
+        except Exception as exc:
+            raise KeyStoreError(
+                "the key-encryption key cannot be unwrapped: wrong passphrase", code="KEY_LOCKED"
+            ) from exc
+        return kek
+
+    def _create_kek(self, path: Path) -> bytes:
         kek, salt, nonce = os.urandom(32), os.urandom(16), os.urandom(12)
         n, r, p = 2**15, 8, 1
         wrap_key = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(self._passphrase)

@@ -65,6 +65,24 @@ def test_data_keys_rotate_and_old_ones_stay_readable(tmp_path: Path) -> None:
         FileKeyStore(tmp_path, b"other").datakeys.get(first.key_id)
 
 
+def _first_use(folder: str) -> str:
+    """One process's first use of a fresh key store: the current data key of a purpose, in hex."""
+    return FileKeyStore(Path(folder), b"p").datakeys.current("use-pseudonym").key.hex()
+
+
+def test_processes_starting_together_agree_on_the_keys(tmp_path: Path) -> None:
+    """API workers start at the same moment on a fresh key store: they must make one key-encryption
+    key and one data key between them (two KEKs made a worker fail with DATA_KEY_UNWRAP)."""
+    import multiprocessing
+
+    for attempt in range(3):
+        folder = tmp_path / f"keys-{attempt}"
+        with multiprocessing.get_context("spawn").Pool(4) as pool:
+            keys = pool.map(_first_use, [str(folder)] * 8)
+        assert len(set(keys)) == 1
+        assert FileKeyStore(folder, b"p").datakeys.current("use-pseudonym").key.hex() == keys[0]
+
+
 def test_token_keys_rotate_with_kid(tmp_path: Path) -> None:
     ks = FileKeyStore(tmp_path, b"p")
     kid1, signer1 = ks.token_signer()

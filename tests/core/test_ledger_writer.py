@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy import Table
 
 from core import ledger
 from core.db import Database
@@ -20,9 +20,10 @@ def test_entries_queued_during_a_commit_go_out_in_one_transaction(db: Database) 
     gate = threading.Event()
     entered = threading.Event()
 
-    def hold(_s: Session, _e: LedgerEntry) -> None:
+    def hold(_e: LedgerEntry) -> list[tuple[Table, dict[str, object]]]:
         entered.set()
         assert gate.wait(10)
+        return []
 
     with GroupCommitWriter(db) as writer:
         first = writer.submit("use.a", "use.search", {"n": 0}, after=hold)
@@ -64,10 +65,11 @@ def test_many_threads_each_get_their_own_committed_receipt(db: Database) -> None
 def test_a_failing_entry_fails_only_its_own_caller(db: Database) -> None:
     gate = threading.Event()
 
-    def hold(_s: Session, _e: LedgerEntry) -> None:
+    def hold(_e: LedgerEntry) -> list[tuple[Table, dict[str, object]]]:
         assert gate.wait(10)
+        return []
 
-    def boom(_s: Session, _e: LedgerEntry) -> None:
+    def boom(_e: LedgerEntry) -> list[tuple[Table, dict[str, object]]]:
         raise RuntimeError("index row refused")
 
     with GroupCommitWriter(db) as writer:
@@ -122,3 +124,34 @@ def test_close_commits_what_is_queued_and_refuses_more(db: Database) -> None:
     assert [f.result(0).seq for f in futures] == list(range(1, 11))
     with pytest.raises(LedgerError):
         writer.submit("z", "k", {"i": 11})
+
+
+def test_a_batch_refused_by_the_database_commits_nothing_and_the_writer_recovers(db: Database) -> None:
+    """A derived row the database refuses (a duplicate key) aborts its whole transaction — on
+    PostgreSQL that is the two-round-trip fast path — and the writer carries on with a new connection."""
+    gate = threading.Event()
+
+    def hold(_e: LedgerEntry) -> list[tuple[Table, dict[str, object]]]:
+        assert gate.wait(10)
+        return []
+
+    def duplicate_head(e: LedgerEntry) -> list[tuple[Table, dict[str, object]]]:
+        return [(ledger.HEADS, {"stream": e.stream, "seq": 0, "head_hash": ledger.GENESIS})]
+
+    with GroupCommitWriter(db) as writer:
+        blocker = writer.submit("d", "k", {"i": 0}, after=hold)
+        good = writer.submit("d", "k", {"i": 1})
+        bad = writer.submit("d", "k", {"i": 2}, after=duplicate_head)
+        gate.set()
+        assert blocker.result(10).seq == 1
+        assert good.result(10).seq == 2
+        with pytest.raises(LedgerError):
+            bad.result(10)
+        assert writer.append("d", "k", {"i": 3}).seq == 3
+        if db.engine.dialect.name == "postgresql":
+            assert writer._fast  # a new connection, on the fast path again
+    assert writer.stats.failed == 1
+    with db.session() as s:
+        (report,) = ledger.verify_chain(s, "d")
+        assert report.ok and report.entries == 3
+        assert [e.payload for e in ledger.entries(s, "d")] == ['{"i":0}', '{"i":1}', '{"i":3}']

@@ -130,6 +130,10 @@ async def test_no_bad_tampered_expired_or_foreign_tokens_are_401(make_gateway) -
         assert r.headers["content-type"] == "application/problem+json", name
         assert r.json()["code"] == code, name
         assert r.headers["www-authenticate"].startswith("Bearer"), name
+    # a token this worker has verified before (and remembers) still expires on time
+    r = await gw.client.post("/v1/licenses:search", json=SEARCH, headers={"Authorization": f"Bearer {good}"})
+    assert r.status_code != 401, r.text
+    assert good in gw.services.tokens._verified
     clock.advance(gw.settings.api.token_ttl_s + 1)
     r = await gw.client.post("/v1/licenses:search", json=SEARCH, headers={"Authorization": f"Bearer {good}"})
     assert r.status_code == 401 and r.json()["code"] == "TOKEN_EXPIRED"

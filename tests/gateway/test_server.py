@@ -3,6 +3,7 @@ against it, the verify page in headless Chromium, and the ``license copy`` / ``a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -40,18 +41,12 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(gw_settings: Settings, issued: Issued) -> Iterator[tuple[str, Settings]]:
-    """``tongban api serve`` in a subprocess; one biz license revoked beforehand (for the page)."""
-    from licenses import open_registry
-
-    reg = open_registry(gw_settings)
-    reg.transition(issued.biz_h2, "revoke", reason="测试吊销", actor="test")
-    reg.db.dispose()
+@contextlib.contextmanager
+def _serve(settings: Settings, env: dict[str, str], *args: str) -> Iterator[str]:
+    """``tongban api serve`` on a free loopback port until the block ends; yields the base URL."""
     port = free_port()
-    env = _env(gw_settings, TONGBAN_API__RATE_LIMIT_PER_S="0.001", TONGBAN_API__RATE_LIMIT_BURST="9")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tongban", "api", "serve", "--port", str(port)],
+        [sys.executable, "-m", "tongban", "api", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -69,13 +64,61 @@ def server(gw_settings: Settings, issued: Issued) -> Iterator[tuple[str, Setting
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 pytest.fail(f"server did not start: {out[-2000:]}")
             time.sleep(0.1)
-        yield base, gw_settings
-    finally:
-        proc.terminate()
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield base
+        except Exception:
+            proc.terminate()
+            out = proc.communicate(timeout=10)[0].decode(errors="replace") if proc.stdout else ""
+            print(f"--- server output ---\n{out[-4000:]}")  # shown with the failure
+            raise
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def server(gw_settings: Settings, issued: Issued) -> Iterator[tuple[str, Settings]]:
+    """``tongban api serve`` in a subprocess; one biz license revoked beforehand (for the page)."""
+    from licenses import open_registry
+
+    reg = open_registry(gw_settings)
+    reg.transition(issued.biz_h2, "revoke", reason="测试吊销", actor="test")
+    reg.db.dispose()
+    env = _env(gw_settings, TONGBAN_API__RATE_LIMIT_PER_S="0.001", TONGBAN_API__RATE_LIMIT_BURST="9")
+    with _serve(gw_settings, env) as base:
+        yield base, gw_settings
+
+
+def test_metrics_add_up_every_worker(gw_settings: Settings, tmp_path: Path) -> None:
+    """With two workers, /metrics (answered by either) counts the requests both of them served."""
+    metrics_dir = tmp_path / "prom"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_1.db").write_bytes(b"left over from an earlier run")
+    env = _env(gw_settings, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    with _serve(gw_settings, env, "--workers", "2") as base:
+        sent = 0
+        while len({p.name for p in metrics_dir.glob("counter_*.db")}) < 2 and sent < 400:
+            # a new connection each time, so the kernel hands requests to either worker
+            assert httpx.get(base + "/healthz", headers={"Connection": "close"}, timeout=5).status_code == 200
+            sent += 1
+        assert len(list(metrics_dir.glob("counter_*.db"))) == 2, "both workers should have served"
+        assert not (metrics_dir / "counter_1.db").exists()  # the earlier run's file was cleared
+        totals = []
+        for _ in range(4):
+            text = httpx.get(base + "/metrics", headers={"Connection": "close"}, timeout=5).text
+            totals.append(
+                sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith("tongban_api_requests_total{") and 'route="/healthz"' in line
+                )
+            )
+    # the /healthz calls made while the server started are counted too, by whichever worker
+    assert all(t >= sent + 1 for t in totals), (sent, totals)
 
 
 def test_authorization_matrix_over_real_http(server: tuple[str, Settings], issued: Issued) -> None:

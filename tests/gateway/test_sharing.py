@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives import serialization
 
 from core import ledger
 from core.jws import verify_compact
+from gateway.licensing import LicensesAdapter
 from gateway.ratelimit import MemoryRateLimiter
+from gateway.viewcache import CachedLicensePort
 from tests.gateway.conftest import DEPT_A, DEPT_B, H1, H2, PURPOSE, TYPE_BIZ, TYPE_FOOD, FakeClock, Issued
 
 pytestmark = pytest.mark.anyio
@@ -233,16 +235,21 @@ async def test_annotated_copy_is_a_new_platform_certified_document(
     assert r.json()["valid"] is False and r.json()["reasons"] == ["copy_recipient_mismatch"]
     # after the expiry date
     tr = license_trust(gw.settings, db=gw.db)
-    reg = gw.services.licenses.registry
+    port = gw.services.licenses
+    adapter = port.inner if isinstance(port, CachedLicensePort) else port
+    assert isinstance(adapter, LicensesAdapter)
+    reg = adapter.registry
     later = datetime.combine(
         until + timedelta(days=1), datetime.min.time(), tzinfo=ZoneInfo("Asia/Shanghai")
     ).astimezone(UTC)
     expired = await async_verify_document(
-        pdf, trust=tr, registry=reg, provider=reg.seals, as_dept=DEPT_A, now=later
+        pdf, trust=tr, registry=reg, provider=adapter.copies.provider, as_dept=DEPT_A, now=later
     )
     assert expired.reasons == ["copy_expired"]
     assert (
-        await async_verify_document(pdf, trust=tr, registry=reg, provider=reg.seals, as_dept=DEPT_A)
+        await async_verify_document(
+            pdf, trust=tr, registry=reg, provider=adapter.copies.provider, as_dept=DEPT_A
+        )
     ).valid
     assert expired.checks["signature"]["signer"] == platform_subject
 
@@ -252,7 +259,9 @@ async def test_annotated_copy_is_a_new_platform_certified_document(
     assert osig not in pdf and osig.hex().encode() not in pdf.lower()
     cuts = [m.end() for m in re.finditer(rb"%%EOF", pdf)]
     for cut in cuts:
-        piece = await async_verify_document(pdf[:cut], trust=tr, registry=reg, provider=reg.seals)
+        piece = await async_verify_document(
+            pdf[:cut], trust=tr, registry=reg, provider=adapter.copies.provider
+        )
         assert piece.certified_sha256 != reg.get(issued.biz_h1).certified_sha256
         assert piece.kind == "copy" or not piece.valid
 

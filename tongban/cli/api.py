@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from core.errors import CoreError
@@ -32,16 +34,35 @@ def serve(
         keystore(s).token_signer()  # fail early, with the reason, if keys are missing
     except CoreError as exc:
         fail_core(exc)
+    n = workers or s.api.workers
+    if n > 1:
+        metrics_dir = prepare_multiprocess_metrics(s.data_dir)
+        console.print(f"[dim]{n} workers; /metrics adds up every worker ({metrics_dir})[/dim]")
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
         host=host or s.api.host,
         port=port or s.api.port,
-        workers=workers or s.api.workers,
+        workers=n,
         log_level="warning",
         access_log=False,
         proxy_headers=False,
+        timeout_keep_alive=s.api.keep_alive_s,
     )
+
+
+def prepare_multiprocess_metrics(data_dir: Path) -> Path:
+    """``PROMETHEUS_MULTIPROC_DIR`` for the workers (the operator's, or one under the data dir),
+    emptied of an earlier run's metric files so their counts do not add up with this one's."""
+    import os
+
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = Path(chosen) if chosen else data_dir / "run" / "prometheus"
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
 
 
 def _split(value: str) -> list[str]:
