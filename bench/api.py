@@ -154,6 +154,7 @@ async def _load(
 
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    answered = {"warmup": 0}
 
     async def one(scheduled: float | None) -> None:
         nonlocal opened
@@ -180,6 +181,8 @@ async def _load(
             errors[str(status)] = errors.get(str(status), 0) + 1
         elif scheduled is not None:
             latencies.append(time.perf_counter() - scheduled)
+        else:
+            answered["warmup"] += 1
 
     end = time.perf_counter() + warmup  # warm up connections and caches, not recorded
     while time.perf_counter() < end:
@@ -216,6 +219,7 @@ async def _load(
         "p99_ms": pct(0.99),
         "max_ms": round(latencies[-1] * 1000, 2) if latencies else -1.0,
         "connections": opened,
+        "warmup_ok": answered["warmup"],
     }
 
 
@@ -340,6 +344,8 @@ def run(
             "ours": ours,
             "baseline": base,
             "ledger_entries": entries,
+            # every answered lookup (warm-up and the first sample included) left exactly one entry
+            "ledger_entries_expected": ours["ok"] + ours["warmup_ok"] + 1,
             "target": {"throughput_per_s": 500, "p99_ms": 25},
             "cpus": os.cpu_count(),
         },
