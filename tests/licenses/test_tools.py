@@ -1,4 +1,5 @@
-"""Acceptance by tools we did not write: pdfsig, openssl cms, qpdf, pdftotext (and openssl ts)."""
+"""Acceptance by tools we did not write: pdfsig, openssl cms, qpdf, pdftotext, a QR scanner
+(pdftoppm + zbarimg) and openssl ts."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from tests.licenses.tools import extract_signature, openssl_cms_verify, run
 
 pytestmark = pytest.mark.tools
 
-NEEDED = ("pdfsig", "pdftotext", "qpdf", "openssl")
+NEEDED = ("pdfsig", "pdftotext", "pdftoppm", "qpdf", "openssl", "zbarimg")
 
 
 @pytest.fixture(scope="module")
 def issued(lic_env: LicEnv, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     missing = [t for t in NEEDED if shutil.which(t) is None]
     if missing:
-        pytest.fail(f"tools missing: {missing} (./run setup installs poppler-utils, qpdf, openssl)")
+        pytest.fail(
+            f"tools missing: {missing} (./run setup installs poppler-utils, qpdf, openssl, zbar-tools)"
+        )
     reg: LicenseRegistry = lic_env.registry
     lic = reg.issue(business_request(KZ_JYFW="餐饮服务；食品销售（仅销售预包装食品）；外卖递送服务。"))
     pdf = reg.file(lic.license_id)
@@ -85,6 +88,26 @@ def test_pdftotext_gives_back_the_chinese_text(issued: tuple[bytes, Path], lic_e
         "电子证照专用章",
     ]:
         assert "".join(value.split()) in flat, value
+
+
+def test_a_qr_scanner_reads_the_verify_link_off_the_printed_page(
+    issued: tuple[bytes, Path], lic_env: LicEnv
+) -> None:
+    """The page as a phone camera would see it (rasterised at 150 dpi): the QR decodes to the verify
+    page of this license with its verification code (核验码, printed with dashes, sent without)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    pdf, work = issued
+    out = run("pdftoppm", "-r", "150", "-png", "-singlefile", str(work / "license.pdf"), str(work / "page"))
+    assert out.returncode == 0, out.stderr
+    scan = run("zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(work / "page.png"))
+    assert scan.returncode == 0, scan.stderr
+    (link,) = scan.stdout.strip().splitlines()
+    lid = extract_meta_id(pdf)
+    view = lic_env.registry.get(lid)
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == lic_env.registry.verify_url
+    assert parse_qs(parts.query) == {"id": [lid], "code": [view.verify_code.replace("-", "")]}
 
 
 def extract_meta_id(pdf: bytes) -> str:
