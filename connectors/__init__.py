@@ -11,15 +11,16 @@ Modules are imported by their own name (nothing heavy is imported here). Public 
                           reconcile(db, peer, deliverer, repair=True) -> ReconcileReport
                           list_rows / summary / replay(db, id) / release(db, id, reason)
                           OutboxConfig.from_settings(settings.peers)
-    connectors.pull       pull_county(db, peer, client, page_size=500, max_pages=None) -> PullReport
-                          inbound_rows(db, peer, after_id) ; current_cursor(db, peer)
+    connectors.feeds      FeedClient(base_url, peer=, auth=Auth("bearer"|"hmac", ...)).page(path, cursor, n)
+                          pull_county(db, peer, client, mapping, path=, page_size=) -> PullReport
+                          inbound_after(db, peer, after_id) ; read_cursor(session, peer)
     connectors.soap       ProvinceSoapClient(endpoint, username=, password=, timing=, recorder=)
                           .submit_rows / .submit_events / .query_counts / .lookup
-    connectors.rest       RestClient(base_url, peer=, auth=Auth(...), timing=) .page(path, cursor, limit)
     connectors.exchange   ExchangeTableWriter(url, peer=, timing=) (a Deliverer)
     connectors.delivery   SoapDeliverer(client) (a Deliverer)
-    connectors.registry   load_registry(path) / parse_registry(doc) -> Registry; PeerConfig.map_row(row)
-    connectors.hooks      get_connection(conn_id) -> ConnInfo; ConnectorHook(peer).get_conn()
+    connectors.peer_registry  load_registry(path) / registry_for(settings) -> PeerRegistry;
+                          map_row(row, mapping) ; endpoint_from_env(conn_id) -> Endpoint
+    connectors.hooks      get_connection(conn_id) -> Endpoint; ConnectorHook(peer).get_conn()
     connectors.messagelog MessageLogWriter(db, body_cap=) (a recorder for clients); recent(db, peer)
     connectors.resilience Timing.from_settings(settings.peers); CircuitBreaker; call_with_retry
 """

@@ -1,9 +1,10 @@
 """REST feeds of county window systems and department systems (httpx), and the incremental pull.
 
 A feed answers ``GET <path>?cursor=<c>&limit=<n>`` with ``{"items": [{"seq", "row"}],
-"next_cursor", "has_more"}`` (the sandbox peers implement it; see ``contracts`` for the fields).
+"next_cursor", "has_more"}`` — the wire contract in ``contracts/wire/county_feed.openapi.json`` and
+``department.openapi.json``; the sandbox peers implement it.
 
-:class:`FeedClient` — one ``httpx.Client`` per peer (keep-alive), bearer auth, connect/read
+:class:`FeedClient` — one ``httpx.Client`` per peer (keep-alive), bearer or HMAC auth, connect/read
 timeouts, a bounded reply (streamed, cut at ``max_response_bytes``), retries with backoff on
 retryable errors only and the endpoint's circuit breaker (:mod:`connectors.resilience`), every
 attempt handed to the message-log recorder. A reply that is not the feed's JSON shape is
@@ -20,8 +21,9 @@ committed, before the next fetch).
 
 Public API::
 
+    Auth(kind="none"|"bearer"|"hmac", token=, key_id=, secret=)
     Page(items: list[tuple[int, dict]], next_cursor, has_more)
-    FeedClient(base_url, *, peer, token=None, timing=None, recorder=None)
+    FeedClient(base_url, *, peer, token=None | auth=Auth(...), timing=None, recorder=None)
     FeedClient.page(path, cursor, limit) -> Page ; .close()
     read_cursor(session, key) -> str | None ; save_cursor(session, key, cursor, rows)
     pull_county(db, peer, client, mapping, *, page_size=500, max_pages=None) -> PullReport
@@ -31,27 +33,72 @@ Public API::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors.errors import MalformedResponse, ResponseTooLarge, http_status_error, translate
+from connectors.errors import (
+    ConfigurationError,
+    MalformedResponse,
+    ResponseTooLarge,
+    http_status_error,
+    translate,
+)
 from connectors.models import InboundRow, PullCursor
 from connectors.peer_registry import FieldMapping, map_row
 from connectors.resilience import Timing, breaker_for, call_with_retry
 from connectors.soap import Exchange, Recorder
+from contracts.wire import COUNTY_FEED_PATH
 from core import failpoints
 from core.db import Database, utcnow
 
 FP_AFTER_FETCH = failpoints.declare("pull.after_fetch", "a page was fetched, nothing landed yet")
 FP_AFTER_LAND = failpoints.declare("pull.after_land", "a page landed and the cursor was committed")
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How a REST peer authenticates us: ``none``, ``bearer`` (token) or ``hmac`` (key id + secret).
+
+    HMAC: ``X-Key-Id``, ``X-Timestamp`` (Unix seconds) and ``X-Signature`` = hex HMAC-SHA256 of
+    ``METHOD\nPATH?QUERY\nTIMESTAMP``, made anew for every attempt.
+    """
+
+    kind: str = "none"
+    token: str | None = None
+    key_id: str | None = None
+    secret: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("none", "bearer", "hmac"):
+            raise ConfigurationError(f"unknown REST auth {self.kind!r}: none, bearer or hmac")
+        if self.kind == "bearer" and not self.token:
+            raise ConfigurationError("bearer auth needs a token (the Connection's password or extra.token)")
+        if self.kind == "hmac" and not (self.key_id and self.secret):
+            raise ConfigurationError("hmac auth needs a key id (login) and a secret (password)")
+
+    def headers(self, method: str, path_qs: str) -> dict[str, str]:
+        if self.kind == "bearer":
+            return {"Authorization": f"Bearer {self.token}"}
+        if self.kind == "hmac":
+            ts = str(int(time.time()))
+            msg = f"{method}\n{path_qs}\n{ts}".encode()
+            sig = hmac.new((self.secret or "").encode(), msg, hashlib.sha256).hexdigest()
+            return {"X-Key-Id": self.key_id or "", "X-Timestamp": ts, "X-Signature": sig}
+        return {}
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Auth(kind={self.kind!r}, key_id={self.key_id!r})"
 
 
 @dataclass(frozen=True)
@@ -70,6 +117,7 @@ class FeedClient:
         *,
         peer: str,
         token: str | None = None,
+        auth: Auth | None = None,
         timing: Timing | None = None,
         recorder: Recorder | None = None,
     ) -> None:
@@ -79,9 +127,8 @@ class FeedClient:
         self.peer = peer
         self.timing = timing or Timing()
         self.recorder = recorder
+        self.auth = auth or (Auth("bearer", token=token) if token else Auth())
         headers = {"User-Agent": "tongban-connectors", "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self.http = httpx.Client(
             base_url=self.base_url,
             headers=headers,
@@ -94,12 +141,14 @@ class FeedClient:
 
     def _get(self, path: str, params: dict[str, Any], n: int, correlation: str) -> bytes:
         ex = Exchange(correlation, self.peer, f"GET {path}", n, dt.datetime.now(dt.UTC))
-        ex.request_bytes = f"{path}?{json.dumps(params, sort_keys=True)}".encode()
+        path_qs = f"{path}?{urlencode(params)}" if params else path  # exactly what is signed and sent
+        ex.request_bytes = path_qs.encode()
         t0 = time.perf_counter()
         body = bytearray()
         try:
             deadline = time.monotonic() + self.timing.read_timeout_s * 2
-            with self.http.stream("GET", path, params=params) as resp:
+            headers = self.auth.headers("GET", path_qs)
+            with self.http.stream("GET", path_qs, headers=headers) as resp:
                 ex.response_code = resp.status_code
                 for chunk in resp.iter_bytes():
                     body += chunk
@@ -198,7 +247,7 @@ def pull_county(
     client: FeedClient,
     mapping: FieldMapping | None,
     *,
-    path: str = "/v1/changes",
+    path: str = COUNTY_FEED_PATH,
     page_size: int = 500,
     max_pages: int | None = None,
 ) -> PullReport:

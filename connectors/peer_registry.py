@@ -182,9 +182,11 @@ def endpoint_from_parts(
     extra: Mapping[str, Any] | str | None = None,
 ) -> Endpoint:
     """An endpoint from a Connection's fields (Airflow ``Connection`` or its env form)."""
+    extras: dict[str, Any] = json.loads(extra) if isinstance(extra, str) and extra else dict(extra or {})
+    if extras.get("endpoint"):  # a full URL, when host/port/schema cannot say it
+        return Endpoint(str(extras["endpoint"]).rstrip("/"), login or None, password or None, extras)
     if not host:
         raise ConfigurationError("connection has no host")
-    extras: dict[str, Any] = json.loads(extra) if isinstance(extra, str) and extra else dict(extra or {})
     if "://" in host:
         url = host.rstrip("/")
     else:

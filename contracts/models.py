@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -310,6 +310,28 @@ class DepartmentApproval(BaseModel):
     holders: list[LicenseHolder] = Field(default_factory=list)
     valid_from: BusinessDate | None = None
     valid_until: BusinessDate | None = None
+
+
+# status changes a department may send for licenses it issued (DOMAIN.md §3 transitions)
+StatusAction = Literal[
+    "suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer"
+]
+STATUS_ACTIONS: tuple[str, ...] = get_args(StatusAction)
+
+
+class DepartmentStatusChange(BaseModel):
+    """证照状态变更: a status change a department decided on a license it issued, naming the license
+    by type and printed number (ZZBH). ``change_id`` is the department's idempotency key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    change_id: str = Field(min_length=1, max_length=64)
+    type_code: str = Field(min_length=21, max_length=21, description="license type code (ZZLXDM)")
+    license_no: str = Field(min_length=1, max_length=64, description="printed license number (ZZBH)")
+    project_no: str | None = Field(default=None, max_length=50)
+    action: StatusAction
+    reason: str = Field(min_length=1, max_length=500)
+    changed_at: Timestamp
 
 
 MODEL_FOR_TABLE: Mapping[str, type[BaseModel]] = MappingProxyType(

@@ -14,6 +14,12 @@ Public API::
     rule(rule_id) -> Rule          # raises SpecError
     QUARANTINE_RULES, HOLD_RULES, FLAG_RULES: frozenset[str]
     and one constant per id, e.g. ACCEPT_DATE_ORDER = "accept.date_order"
+    INBOUND_RULES: Mapping[str, Rule]   # department feeds: approval data and status changes
+
+The case-table rules (``RULES``) each have a check in the quality suites; the department-feed rules
+(``INBOUND_RULES``: ``approval.*`` and ``status.*``) are checked by the inbound flow
+(``gateway/flows/inbound.py``) on :class:`contracts.models.DepartmentApproval` and
+:class:`contracts.models.DepartmentStatusChange` records, which are quarantined with them.
 """
 
 from __future__ import annotations
@@ -206,3 +212,65 @@ def rule(rule_id: str) -> Rule:
         return RULES[rule_id]
     except KeyError:
         raise SpecError(f"unknown rule id {rule_id!r}") from None
+
+
+APPROVAL_SCHEMA = "approval.schema"
+APPROVAL_UNKNOWN_ITEM = "approval.unknown_item"
+APPROVAL_NO_LICENSE = "approval.no_license"
+APPROVAL_TYPE_MISMATCH = "approval.type_mismatch"
+APPROVAL_ORG_MISMATCH = "approval.org_mismatch"
+APPROVAL_MISSING_FIELD = "approval.missing_field"
+STATUS_SCHEMA = "status.schema"
+STATUS_UNKNOWN_LICENSE = "status.unknown_license"
+STATUS_ILLEGAL_TRANSITION = "status.illegal_transition"
+
+_APPROVAL = ("department_approval",)
+_STATUS = ("department_status_change",)
+_INBOUND = (
+    Rule(APPROVAL_SCHEMA, "The approval record does not match its schema.", "quarantine", "row", _APPROVAL),
+    Rule(
+        APPROVAL_UNKNOWN_ITEM,
+        "task_code names no service item in the catalog.",
+        "quarantine",
+        "row",
+        _APPROVAL,
+    ),
+    Rule(APPROVAL_NO_LICENSE, "The service item does not end in a license.", "quarantine", "row", _APPROVAL),
+    Rule(
+        APPROVAL_TYPE_MISMATCH,
+        "type_code is not the license type the service item issues.",
+        "quarantine",
+        "row",
+        _APPROVAL,
+    ),
+    Rule(
+        APPROVAL_ORG_MISMATCH,
+        "org_code is not the department that decides the service item.",
+        "quarantine",
+        "row",
+        _APPROVAL,
+    ),
+    Rule(
+        APPROVAL_MISSING_FIELD,
+        "A face field (or the holders) the catalog sources from approval data is missing.",
+        "quarantine",
+        "row",
+        _APPROVAL,
+    ),
+    Rule(STATUS_SCHEMA, "The status-change record does not match its schema.", "quarantine", "row", _STATUS),
+    Rule(
+        STATUS_UNKNOWN_LICENSE,
+        "No license of this type and printed number (ZZBH) is in the registry.",
+        "quarantine",
+        "row",
+        _STATUS,
+    ),
+    Rule(
+        STATUS_ILLEGAL_TRANSITION,
+        "The license's current status does not allow this change (DOMAIN.md §3).",
+        "quarantine",
+        "row",
+        _STATUS,
+    ),
+)
+INBOUND_RULES: Mapping[str, Rule] = MappingProxyType({r.id: r for r in _INBOUND})

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from contracts.models import StatusAction
+
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")
 ]
@@ -27,8 +29,6 @@ HolderCode = Annotated[
 LicenseIdPath = Annotated[
     str, Path(min_length=1, max_length=120, pattern=r"^[0-9A-Za-z.-]+$", description="证照标识 (ZZBS)")
 ]
-
-STATUS_ACTIONS = ("suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer")
 
 
 class _In(BaseModel):
@@ -50,7 +50,7 @@ class CopyRequestBody(_In):
 
 
 class StatusChangeRequest(_In):
-    action: Literal["suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer"]
+    action: StatusAction
     reason: UseCause
 
 

@@ -12,7 +12,8 @@ Two vendor layouts:
   type code instead of the table name (``"SJLX": "SL"`` …). Values are passed through unchanged,
   so whatever a county sends wrong stays wrong for the quality gate to find.
 
-``Authorization: Bearer <token>`` is required when the feed has a token. Wrap the app in
+A feed with a token or HMAC keys requires ``Authorization: Bearer <token>`` or an HMAC signature
+(:mod:`sandbox.feedhttp`). Wrap the app in
 :class:`sandbox.faults.FaultInjector` (``soap=False``) for faults.
 """
 
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+
+from contracts.wire import COUNTY_FEED_PATH as FEED_PATH
+from sandbox.feedhttp import auth_error, json_reply, page_of, paging
 
 # the other vendor's names: record types and fields (its own spelling; our side maps them back)
 VENDOR_B_TYPES: Mapping[str, str] = {
@@ -110,6 +113,7 @@ class CountyFeed:
         *,
         layout: str = "standard",
         token: str | None = None,
+        hmac_keys: Mapping[str, str] | None = None,
         max_limit: int = 1000,
     ) -> None:
         if layout not in LAYOUTS:
@@ -117,6 +121,7 @@ class CountyFeed:
         self.region_code = region_code
         self.layout = layout
         self.token = token
+        self.hmac_keys = dict(hmac_keys or {})
         self.max_limit = max_limit
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -138,36 +143,17 @@ class CountyFeed:
 
     def page(self, cursor: int, limit: int) -> dict[str, Any]:
         with self._lock:
-            part: Sequence[dict[str, Any]] = self._rows[cursor : cursor + limit]
-            total = len(self._rows)
-        nxt = cursor + len(part)
-        return {
-            "items": [{"seq": cursor + i, "row": r} for i, r in enumerate(part)],
-            "next_cursor": str(nxt),
-            "has_more": nxt < total,
-        }
+            return page_of(self._rows, cursor, limit)
 
     # --- WSGI ---
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         self.requests += 1
-        if self.token and environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.token}":
-            return _json(start_response, "401 Unauthorized", {"error": "bearer token required"})
-        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/v1/changes":
-            return _json(start_response, "404 Not Found", {"error": "GET /v1/changes only"})
-        q = parse_qs(environ.get("QUERY_STRING", ""))
-        try:
-            cursor = int((q.get("cursor") or ["0"])[0] or 0)
-            limit = int((q.get("limit") or ["500"])[0])
-        except ValueError:
-            return _json(start_response, "400 Bad Request", {"error": "cursor and limit are integers"})
-        if cursor < 0 or not 1 <= limit <= self.max_limit:
-            return _json(start_response, "400 Bad Request", {"error": f"limit within 1..{self.max_limit}"})
-        return _json(start_response, "200 OK", self.page(cursor, limit))
-
-
-def _json(start_response: Callable[..., Any], status: str, doc: Any) -> list[bytes]:
-    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    start_response(
-        status, [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
+        refused = auth_error(environ, self.token, self.hmac_keys)
+        if refused:
+            return json_reply(start_response, "401 Unauthorized", {"error": refused})
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != FEED_PATH:
+            return json_reply(start_response, "404 Not Found", {"error": f"GET {FEED_PATH} only"})
+        asked = paging(environ, self.max_limit)
+        if isinstance(asked, str):
+            return json_reply(start_response, "400 Bad Request", {"error": asked})
+        return json_reply(start_response, "200 OK", self.page(*asked))

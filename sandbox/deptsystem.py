@@ -11,17 +11,21 @@ Two REST feeds with the county feed's cursor shape (``{"items": [{"seq", "row"}]
   "license_no", "project_no", "action", "reason", "changed_at"}``. :func:`plan_status_changes`
   makes a deterministic set from approvals and result rows: suspensions, one illegal transition
   (reinstating a license that is not suspended) and one change naming a license nobody issued.
+
+Authentication: a bearer token or HMAC keys (:mod:`sandbox.feedhttp`); late approvals arrive when
+:meth:`DepartmentSystem.release_late` is called, or by themselves after ``late_after_s``.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
 
-from sandbox.countyfeed import _json
+from contracts.wire import APPROVALS_PATH, STATUS_CHANGES_PATH
+from sandbox.feedhttp import auth_error, json_reply, page_of, paging
 
 
 def plan_status_changes(
@@ -80,10 +84,15 @@ class DepartmentSystem:
         status_changes: Iterable[Mapping[str, Any]] = (),
         *,
         token: str | None = None,
+        hmac_keys: Mapping[str, str] | None = None,
+        late_after_s: float | None = None,
         max_limit: int = 1000,
     ) -> None:
         self.region_code = region_code
         self.token = token
+        self.hmac_keys = dict(hmac_keys or {})
+        self.late_after_s = late_after_s  # release the late approvals by themselves after this
+        self._started = time.monotonic()
         self.max_limit = max_limit
         self._lock = threading.Lock()
         self._approvals: list[dict[str, Any]] = []
@@ -115,31 +124,25 @@ class DepartmentSystem:
         with self._lock:
             self._changes.extend(dict(c) for c in changes)
 
-    def _page(self, rows: list[dict[str, Any]], cursor: int, limit: int) -> dict[str, Any]:
-        with self._lock:
-            part = rows[cursor : cursor + limit]
-            total = len(rows)
-        nxt = cursor + len(part)
-        return {
-            "items": [{"seq": cursor + i, "row": r} for i, r in enumerate(part)],
-            "next_cursor": str(nxt),
-            "has_more": nxt < total,
-        }
-
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         self.requests += 1
-        if self.token and environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.token}":
-            return _json(start_response, "401 Unauthorized", {"error": "bearer token required"})
-        path = environ.get("PATH_INFO")
-        feeds = {"/v1/approvals": self._approvals, "/v1/status-changes": self._changes}
+        refused = auth_error(environ, self.token, self.hmac_keys)
+        if refused:
+            return json_reply(start_response, "401 Unauthorized", {"error": refused})
+        if (
+            self.late_after_s is not None
+            and self._late
+            and time.monotonic() - self._started >= self.late_after_s
+        ):
+            self.release_late()
+        path = str(environ.get("PATH_INFO"))
+        feeds = {APPROVALS_PATH: self._approvals, STATUS_CHANGES_PATH: self._changes}
         if environ.get("REQUEST_METHOD") != "GET" or path not in feeds:
-            return _json(start_response, "404 Not Found", {"error": "GET /v1/approvals | /v1/status-changes"})
-        q = parse_qs(environ.get("QUERY_STRING", ""))
-        try:
-            cursor = int((q.get("cursor") or ["0"])[0] or 0)
-            limit = int((q.get("limit") or ["500"])[0])
-        except ValueError:
-            return _json(start_response, "400 Bad Request", {"error": "cursor and limit are integers"})
-        if cursor < 0 or not 1 <= limit <= self.max_limit:
-            return _json(start_response, "400 Bad Request", {"error": f"limit within 1..{self.max_limit}"})
-        return _json(start_response, "200 OK", self._page(feeds[str(path)], cursor, limit))
+            return json_reply(
+                start_response, "404 Not Found", {"error": f"GET {APPROVALS_PATH} | {STATUS_CHANGES_PATH}"}
+            )
+        asked = paging(environ, self.max_limit)
+        if isinstance(asked, str):
+            return json_reply(start_response, "400 Bad Request", {"error": asked})
+        with self._lock:
+            return json_reply(start_response, "200 OK", page_of(feeds[path], *asked))

@@ -13,12 +13,30 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sandbox.county import CountyFeed, DepartmentSystem
+from sandbox.countyfeed import CountyFeed
+from sandbox.data import approval, case_rows
+from sandbox.deptsystem import DepartmentSystem
 from sandbox.faults import FaultInjector, FaultPlan
 from sandbox.province import ProvinceStore, make_province_app
 from sandbox.server import RunningServer, start
 
 DEFAULT_PORTS = {"province": 8701, "county": 8702, "county-b": 8703, "department": 8704}
+LATE_AFTER_S = 60.0  # the department keys in its late approvals a minute after it starts
+
+
+def county_rows(seed: int, region: str, count: int) -> list[dict[str, Any]]:
+    """``count`` generated rows of ``region``, tagged with their table (the contract layout)."""
+    return [{"table": t, **row} for t, row in case_rows(seed, region, count, region=region)]
+
+
+def approvals(seed: int, region: str, cases: int, *, late_every: int = 5) -> list[dict[str, Any]]:
+    """Approval data of the finished cases (every third); every ``late_every``-th of them is late
+    (none when 0)."""
+    finished = [c for c in range(cases) if c % 3 == 0]
+    return [
+        dict(approval(seed, region, c), late=bool(late_every) and i % late_every == 0)
+        for i, c in enumerate(finished)
+    ]
 
 
 def build_apps(
@@ -31,12 +49,15 @@ def build_apps(
         store = ProvinceStore(data_dir / "province.db")
         apps["province"] = FaultInjector(make_province_app(store), plan)
     if which in ("county", "all"):
-        apps["county"] = FaultInjector(CountyFeed("510129", rows, seed=seed), plan, soap=False)
+        apps["county"] = FaultInjector(
+            CountyFeed("510129", county_rows(seed, "510129", rows)), plan, soap=False
+        )
         apps["county-b"] = FaultInjector(
-            CountyFeed("511825", rows, seed=seed, layout="vendor_b"), plan, soap=False
+            CountyFeed("511825", county_rows(seed, "511825", rows), layout="vendor_b"), plan, soap=False
         )
     if which in ("department", "all"):
-        apps["department"] = FaultInjector(DepartmentSystem("510129", rows // 5, seed=seed), plan, soap=False)
+        dept = DepartmentSystem("510129", approvals(seed, "510129", rows // 5), late_after_s=LATE_AFTER_S)
+        apps["department"] = FaultInjector(dept, plan, soap=False)
     if not apps:
         raise ValueError(f"unknown peer {which!r}: province, county, department or all")
     return apps

@@ -3,7 +3,7 @@
 - ``province.wsdl``: the provincial platform's SOAP 1.1 document/literal service
   (:func:`contracts.wire.wsdl.province_wsdl`).
 - ``county_feed.openapi.json`` and ``department.openapi.json``: the county window feed and the
-  department approval system (:mod:`contracts.wire.openapi`).
+  department system: approvals and status changes (:mod:`contracts.wire.openapi`).
 - ``exchange_tables.sql``: the province's exchange tables (前置库) DDL (:mod:`contracts.wire.ddl`).
 
 The files are committed; a test regenerates each and fails when the file drifts from the
@@ -16,6 +16,10 @@ from pathlib import Path
 
 WIRE_DIR = Path(__file__).resolve().parent
 PROVINCE_NAMESPACE = "urn:tongban:province:v1"
+# the feed paths of the county window system and the department system (the OpenAPI documents)
+COUNTY_FEED_PATH = "/v1/changes"
+APPROVALS_PATH = "/v1/approvals"
+STATUS_CHANGES_PATH = "/v1/status-changes"
 
 
 def wire_path(name: str) -> Path:

@@ -1,16 +1,27 @@
-"""OpenAPI 3.1 documents of the county window feed and the department system, generated from the field table.
+"""OpenAPI 3.1 documents of the county window feed and the department system, generated from the
+field table and the contract models.
 
-County feed: ``GET /v1/cases/changes?cursor&limit`` → ``{"rows": [CaseRow], "next_cursor", "has_more"}``
-(rows in change order, each tagged with its ``table``; the cursor is opaque; bearer auth).
-Department: ``GET /v1/approvals?cursor&limit`` → approval data (the license face fields) for
-finished cases, late ones appended to the change log so a cursor never skips them (HMAC auth).
+Every feed is ``GET <path>?cursor&limit`` → ``{"items": [{"seq", "row"}], "next_cursor", "has_more"}``
+(records in recording order; ``seq`` is the record's position; the cursor is opaque), authenticated
+by a bearer token or an HMAC signature.
+
+* County feed ``/v1/changes``: case rows, each tagged with its ``table`` (the contract layout; a
+  vendor with another layout is mapped by the peer registry).
+* Department ``/v1/approvals``: approval data (the license face fields) of finished cases, late ones
+  appended so a cursor never skips them (:class:`contracts.models.DepartmentApproval`);
+  ``/v1/status-changes``: status changes of licenses the department issued
+  (:class:`contracts.models.DepartmentStatusChange`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from contracts.fields import CASE_TABLES, TABLES, FieldSpec
+from contracts.models import DepartmentApproval, DepartmentStatusChange
+from contracts.wire import APPROVALS_PATH, COUNTY_FEED_PATH, STATUS_CHANGES_PATH
 
 
 def _prop(f: FieldSpec) -> dict[str, Any]:
@@ -49,10 +60,24 @@ def _table_schema(name: str) -> dict[str, Any]:
 def _paged(item_ref: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
-        "required": ["rows", "next_cursor", "has_more"],
+        "required": ["items", "next_cursor", "has_more"],
         "properties": {
-            "rows": {"type": "array", "items": item_ref},
-            "next_cursor": {"type": ["string", "null"], "description": "opaque; pass back as ?cursor="},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["seq", "row"],
+                    "properties": {
+                        "seq": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "position in the feed, one more per record, never reused",
+                        },
+                        "row": item_ref,
+                    },
+                },
+            },
+            "next_cursor": {"type": "string", "description": "opaque; pass back as ?cursor="},
             "has_more": {"type": "boolean"},
         },
     }
@@ -68,6 +93,45 @@ _PAGING = [
     },
 ]
 
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "hmac": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Signature",
+        "description": "hex HMAC-SHA256 over METHOD\\nPATH?QUERY\\nTIMESTAMP, with X-Key-Id and "
+        "X-Timestamp (Unix seconds, within 300 s of the server's clock)",
+    },
+}
+
+
+def _feed_get(operation: str, summary: str, page_schema: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation,
+            "summary": summary,
+            "parameters": _PAGING,
+            "security": [{"bearer": []}, {"hmac": []}],
+            "responses": {
+                "200": {
+                    "description": "a page",
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{page_schema}"}}
+                    },
+                },
+                "400": {"description": "bad cursor or limit"},
+                "401": {"description": "bad token or signature"},
+            },
+        }
+    }
+
+
+def _model_schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model's JSON Schema and its nested definitions, with refs into ``components/schemas``."""
+    doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = doc.pop("$defs", {})
+    return doc, defs
+
 
 def county_feed_openapi() -> dict[str, Any]:
     schemas: dict[str, Any] = {name: _table_schema(name) for name in CASE_TABLES}
@@ -78,108 +142,44 @@ def county_feed_openapi() -> dict[str, Any]:
     schemas["CasePage"] = _paged({"$ref": "#/components/schemas/CaseRow"})
     return {
         "openapi": "3.1.0",
-        "info": {"title": "县窗口系统 办件变更数据 (county window feed)", "version": "1.0.0"},
+        "info": {"title": "县窗口系统 办件变更数据 (county window feed)", "version": "2.0.0"},
         "paths": {
-            "/v1/cases/changes": {
-                "get": {
-                    "operationId": "getCaseChanges",
-                    "summary": "Case rows changed after the cursor, in change order",
-                    "parameters": _PAGING,
-                    "security": [{"bearer": []}],
-                    "responses": {
-                        "200": {
-                            "description": "a page",
-                            "content": {
-                                "application/json": {"schema": {"$ref": "#/components/schemas/CasePage"}}
-                            },
-                        },
-                        "401": {"description": "bad token"},
-                    },
-                }
-            }
+            COUNTY_FEED_PATH: _feed_get(
+                "getCaseChanges", "Case rows recorded after the cursor, in recording order", "CasePage"
+            )
         },
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
+        "components": {"schemas": schemas, "securitySchemes": _SECURITY_SCHEMES},
     }
 
 
 def department_openapi() -> dict[str, Any]:
-    approval = {
-        "type": "object",
-        "required": [
-            "approval_id",
-            "project_no",
-            "task_code",
-            "type_code",
-            "org_code",
-            "approved_date",
-            "sent_at",
-        ],
-        "properties": {
-            "approval_id": {
-                "type": "string",
-                "maxLength": 64,
-                "description": "the department's idempotency key",
-            },
-            "project_no": _prop(TABLES["up_pro_accept"].field("project_no")),
-            "task_code": {"type": "string", "maxLength": 64},
-            "type_code": {
-                "type": "string",
-                "minLength": 21,
-                "maxLength": 21,
-                "description": "license type code (ZZLXDM)",
-            },
-            "org_code": {"type": "string", "minLength": 18, "maxLength": 18},
-            "approved_date": {"type": "string", "format": "date"},
-            "sent_at": {"type": "string", "format": "date-time"},
-            "fields": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "face fields KZ_*",
-            },
-            "holders": {"type": "array", "items": {"type": "object"}},
-            "valid_from": {"type": ["string", "null"], "format": "date"},
-            "valid_until": {"type": ["string", "null"], "format": "date"},
-        },
-    }
+    approval, defs = _model_schema(DepartmentApproval)
+    change, more = _model_schema(DepartmentStatusChange)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "部门审批系统 审批结果数据 (department approvals)", "version": "1.0.0"},
+        "info": {"title": "部门审批系统 审批结果与证照状态变更 (department system)", "version": "2.0.0"},
         "paths": {
-            "/v1/approvals": {
-                "get": {
-                    "operationId": "getApprovals",
-                    "summary": "Approval data of finished cases after the cursor (late ones are appended)",
-                    "parameters": _PAGING,
-                    "security": [{"hmac": []}],
-                    "responses": {
-                        "200": {
-                            "description": "a page",
-                            "content": {
-                                "application/json": {"schema": {"$ref": "#/components/schemas/ApprovalPage"}}
-                            },
-                        },
-                        "401": {"description": "bad signature"},
-                    },
-                }
-            }
+            APPROVALS_PATH: _feed_get(
+                "getApprovals",
+                "Approval data of finished cases after the cursor (late ones are appended, never inserted)",
+                "ApprovalPage",
+            ),
+            STATUS_CHANGES_PATH: _feed_get(
+                "getStatusChanges",
+                "Status changes the department decided on licenses it issued, after the cursor",
+                "StatusChangePage",
+            ),
         },
         "components": {
             "schemas": {
+                **defs,
+                **more,
                 "Approval": approval,
                 "ApprovalPage": _paged({"$ref": "#/components/schemas/Approval"}),
+                "StatusChange": change,
+                "StatusChangePage": _paged({"$ref": "#/components/schemas/StatusChange"}),
             },
-            "securitySchemes": {
-                "hmac": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "X-Signature",
-                    "description": "hex HMAC-SHA256 over METHOD\\nPATH?QUERY\\nTIMESTAMP "
-                    "(with X-Key-Id and X-Timestamp)",
-                }
-            },
+            "securitySchemes": _SECURITY_SCHEMES,
         },
     }
 

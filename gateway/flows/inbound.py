@@ -34,9 +34,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.feeds import FeedClient, Page, read_cursor, save_cursor
+from contracts import rules as R
 from contracts.catalog import load_catalog
 from contracts.errors import CatalogError
-from contracts.models import DepartmentApproval
+from contracts.models import STATUS_ACTIONS, DepartmentApproval
+from contracts.wire import APPROVALS_PATH, STATUS_CHANGES_PATH
 from core.casestore import CaseStore, QuarantineIn
 from core.db import utcnow
 from gateway.flows.context import FlowContext
@@ -53,7 +55,6 @@ from gateway.flows.models import (
 
 APPROVAL_TABLE = "department_approval"
 STATUS_TABLE = "license_status_change"
-STATUS_ACTIONS = ("suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer")
 
 
 @dataclass
@@ -84,33 +85,33 @@ def check_approval(row: Mapping[str, Any]) -> tuple[DepartmentApproval | None, l
         appr = DepartmentApproval.model_validate({k: v for k, v in row.items() if k != "late"})
     except ValidationError as exc:
         return None, [
-            _reason("approval.schema", ".".join(str(p) for p in e["loc"]) or None, e["msg"])
+            _reason(R.APPROVAL_SCHEMA, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
             for e in exc.errors()
         ]
     reasons: list[dict[str, Any]] = []
     try:
         item = load_catalog().item(appr.task_code)
     except CatalogError:
-        return None, [_reason("approval.unknown_item", "task_code", f"no service item {appr.task_code}")]
+        return None, [_reason(R.APPROVAL_UNKNOWN_ITEM, "task_code", f"no service item {appr.task_code}")]
     if item.license is None:
-        return None, [_reason("approval.no_license", "task_code", f"{item.name} does not end in a license")]
+        return None, [_reason(R.APPROVAL_NO_LICENSE, "task_code", f"{item.name} does not end in a license")]
     if appr.type_code != item.license.type_code:
         reasons.append(
-            _reason("approval.type_mismatch", "type_code", f"{item.name} issues {item.license.type_code}")
+            _reason(R.APPROVAL_TYPE_MISMATCH, "type_code", f"{item.name} issues {item.license.type_code}")
         )
     if appr.org_code != item.department:
         reasons.append(
-            _reason("approval.org_mismatch", "org_code", f"{item.name} is decided by {item.department}")
+            _reason(R.APPROVAL_ORG_MISMATCH, "org_code", f"{item.name} is decided by {item.department}")
         )
     for key in dict.fromkeys(item.approval_keys):
         if key == "holders":
             if not appr.holders:
                 reasons.append(
-                    _reason("approval.missing_field", "holders", "the item takes its holders from approval")
+                    _reason(R.APPROVAL_MISSING_FIELD, "holders", "the item takes its holders from approval")
                 )
         elif not appr.fields.get(key):
             reasons.append(
-                _reason("approval.missing_field", f"fields.{key}", f"{key} is sourced from approval")
+                _reason(R.APPROVAL_MISSING_FIELD, f"fields.{key}", f"{key} is sourced from approval")
             )
     return (None if reasons else appr), reasons
 
@@ -119,10 +120,10 @@ def check_status_change(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     reasons = []
     for key in ("change_id", "type_code", "license_no", "action", "reason", "changed_at"):
         if not isinstance(row.get(key), str) or not row.get(key):
-            reasons.append(_reason("status.schema", key, "required text"))
+            reasons.append(_reason(R.STATUS_SCHEMA, key, "required text"))
     if isinstance(row.get("action"), str) and row["action"] not in STATUS_ACTIONS:
         reasons.append(
-            _reason("status.schema", "action", f"unknown action; use one of {', '.join(STATUS_ACTIONS)}")
+            _reason(R.STATUS_SCHEMA, "action", f"unknown action; use one of {', '.join(STATUS_ACTIONS)}")
         )
     return reasons
 
@@ -222,7 +223,7 @@ def pull_approvals(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
             rep.accepted += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
         _quarantine(s, rep, batch, APPROVAL_TABLE, bad)
 
-    return _pull(ctx, peer_id, "approvals", "/v1/approvals", land).as_dict()
+    return _pull(ctx, peer_id, "approvals", APPROVALS_PATH, land).as_dict()
 
 
 def pull_status_changes(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def pull_status_changes(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
             rep.accepted += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
         _quarantine(s, rep, batch, STATUS_TABLE, bad)
 
-    return _pull(ctx, peer_id, "status", "/v1/status-changes", land).as_dict()
+    return _pull(ctx, peer_id, "status", STATUS_CHANGES_PATH, land).as_dict()
 
 
 def _license_for(s: Session, type_code: str, license_no: str) -> str | None:
@@ -349,7 +350,7 @@ def apply_status_changes(ctx: FlowContext) -> dict[str, Any]:
                 QUARANTINED,
                 license_id=None,
                 detail=f"no license {ch.type_code} no. {ch.license_no} was issued here",
-                rule="status.unknown_license",
+                rule=R.STATUS_UNKNOWN_LICENSE,
             )
             counts["quarantined"] += 1
             continue
@@ -365,7 +366,7 @@ def apply_status_changes(ctx: FlowContext) -> dict[str, Any]:
             )
         except TransitionRefused as exc:
             _settle(
-                ctx, ch, QUARANTINED, license_id=license_id, detail=str(exc), rule="status.illegal_transition"
+                ctx, ch, QUARANTINED, license_id=license_id, detail=str(exc), rule=R.STATUS_ILLEGAL_TRANSITION
             )
             counts["quarantined"] += 1
             continue

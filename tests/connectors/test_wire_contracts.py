@@ -4,6 +4,7 @@ province sandbox (spyne) speaks the same schema as the contract's WSDL; the exch
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -63,6 +64,50 @@ def test_sandbox_province_serves_the_contract_schema(tmp_path) -> None:
     ours = _types(province_wsdl().encode())
     for name in [*CASE_TABLES, "CaseRow", "RowReceipt", "DayCount", "RowPresence", "CatalogEvent"]:
         assert [(n, t) for n, t, _ in served[name]] == [(n, t) for n, t, _ in ours[name]], name
+
+
+def _page_validator(document: str, page: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    doc = json.loads(wire_path(document).read_text(encoding="utf-8"))
+    return Draft202012Validator({**doc, "$ref": f"#/components/schemas/{page}"})
+
+
+def test_sandbox_feeds_serve_what_the_openapi_documents_say() -> None:
+    """The county and department feeds the pipeline pulls from answer exactly the documented shape,
+    with every record valid against the contract's schema; a defective record is not."""
+    import httpx
+
+    from contracts.wire import APPROVALS_PATH, STATUS_CHANGES_PATH
+    from contracts.wire import COUNTY_FEED_PATH as FEED_PATH
+    from sandbox.countyfeed import CountyFeed
+    from sandbox.deptsystem import DepartmentSystem, plan_status_changes
+    from sandbox.runner import approvals, county_rows
+
+    rows = county_rows(3, "510129", 60)
+    appr = approvals(3, "510129", 60, late_every=0)
+    results = {a["project_no"]: {"result_cert_no": f"NO-{i:04d}"} for i, a in enumerate(appr)}
+    changes = plan_status_changes(appr, results, seed=3)
+    county = start(CountyFeed("510129", rows, token="t"))
+    dept = start(DepartmentSystem("510129", appr, changes, token="t"))
+    try:
+        auth = {"Authorization": "Bearer t"}
+        checks = [
+            ("county_feed.openapi.json", "CasePage", county.url + FEED_PATH, len(rows)),
+            ("department.openapi.json", "ApprovalPage", dept.url + APPROVALS_PATH, len(appr)),
+            ("department.openapi.json", "StatusChangePage", dept.url + STATUS_CHANGES_PATH, len(changes)),
+        ]
+        for document, page, url, total in checks:
+            body = httpx.get(url, params={"limit": 1000}, headers=auth, timeout=10).json()
+            errors = [e.message for e in _page_validator(document, page).iter_errors(body)]
+            assert errors == [], (page, errors[:3])
+            assert len(body["items"]) == total > 0 and body["has_more"] is False
+        bad = httpx.get(county.url + FEED_PATH, params={"limit": 1}, headers=auth, timeout=10).json()
+        bad["items"][0]["row"]["promise_day"] = "three"
+        assert not _page_validator("county_feed.openapi.json", "CasePage").is_valid(bad)
+    finally:
+        county.close()
+        dept.close()
 
 
 @pytest.mark.pg

@@ -136,6 +136,24 @@ def test_approval_gate_names_every_reason() -> None:
     assert reasons and reasons[0]["rule_id"] == "approval.schema" and reasons[0]["field"] == "approved_date"
 
 
+def test_department_feed_reasons_are_contract_rule_ids() -> None:
+    """Every reason the inbound flow gives is a rule of contracts.rules (never a free string), with a
+    description for the quarantine report; none collides with a case-table rule."""
+    from contracts.rules import INBOUND_RULES, RULES
+    from gateway.flows.inbound import check_status_change
+
+    given = {r["rule_id"] for r in check_approval(_approval(type_code="11100000YL0000020J001", fields={}))[1]}
+    given |= {r["rule_id"] for r in check_approval(_approval(task_code="NOSUCHITEM"))[1]}
+    given |= {r["rule_id"] for r in check_status_change({"action": "explode"})}
+    assert given and given <= set(INBOUND_RULES)
+    assert not set(INBOUND_RULES) & set(RULES)
+    assert all(r.description and r.severity == "quarantine" for r in INBOUND_RULES.values())
+    assert {r.tables for r in INBOUND_RULES.values()} == {
+        ("department_approval",),
+        ("department_status_change",),
+    }
+
+
 def test_overdue_cases_are_flagged_once(database: Database, settings: Settings) -> None:
     ctx = FlowContext(settings, database=database)
     now = utcnow()
