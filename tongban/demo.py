@@ -8,7 +8,8 @@
    ``AIRFLOW_CONN_*``;
 4. the DAGs in order with ``dag.test()``: county_cases_ingest → case_quality → case_push_province →
    department_results_inbound → license_issue → department_results_inbound (status changes for the
-   licenses just issued), with a live progress line read from the database;
+   licenses just issued) → license_catalog_sync → sla_monitor, with a live progress line read from
+   the database;
 5. a summary from the database, the store and the province (:func:`gateway.flows.summary.collect`).
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
@@ -48,6 +49,8 @@ PIPELINE = (
     "department_results_inbound",
     "license_issue",
     "department_results_inbound",
+    "license_catalog_sync",
+    "sla_monitor",
 )
 
 
@@ -406,6 +409,13 @@ def _print_summary(
         "awaiting approval data",
         f"{f['awaiting_approval']:,} cases ({f['awaiting_flagged']} flagged as overdue); "
         f"{f['issue_failed']} failed",
+    )
+    dl = f.get("case_deadlines") or {}
+    t.add_row(
+        "case deadlines",
+        f"{sum(dl.values()):,} cases watched: {dl.get('done', 0):,} done on time, "
+        f"{dl.get('done_late', 0):,} done late, {dl.get('overdue', 0):,} overdue (flagged), "
+        f"{dl.get('open', 0):,} open",
     )
     t.add_row(
         "department data",

@@ -10,6 +10,7 @@ and running it twice changes nothing:
 - :mod:`gateway.flows.inbound`  department approval data and status changes through the gate
 - :mod:`gateway.flows.issue`    flow 4: finished cases + approval data → licenses; awaiting cases
 - :mod:`gateway.flows.catalog`  flow 5: domain events (issued, status changed) → province catalog
+- :mod:`gateway.flows.sla`      flow 7: deadlines (promise date + special procedures), overdue cases
 - :mod:`gateway.flows.alerts`   task failure records (ledger, log, webhook)
 - :mod:`gateway.flows.summary`  the figures of a run, from the database, the store and the province
 

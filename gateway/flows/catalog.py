@@ -1,4 +1,5 @@
-"""Flow 5, publish (the last task of ``license_issue`` and ``department_results_inbound``): the
+"""Flow 5, publish (the DAG ``license_catalog_sync``, and the last task of ``license_issue`` and
+``department_results_inbound``): the
 domain events ``license.issued`` and ``license.status_changed`` that the license registry records
 in the same transaction as the change are copied into the outbox (event cursor per peer) and
 delivered to the province's catalog operation, exactly once in effect and in order per license.

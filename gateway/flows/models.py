@@ -13,16 +13,21 @@ The state the DAG tasks find their input through (ARCHITECTURE.md, rule 1):
 - ``flow_case_licenses`` one row per finished case whose service item ends in a license:
                          ``awaiting`` approval data (with the time it started waiting and when it was
                          flagged), ``issued`` (license id) or ``failed`` (last error).
+- ``flow_case_deadlines`` (revision ``0008``) one row per accepted case: its promised completion
+                         date (承诺办结日期), the deadline after special procedures stopped the clock,
+                         and where it stands — ``open``, ``overdue`` (past the deadline with no
+                         result; flagged once), ``done`` or ``done_late`` (by the result's date).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
 
 AWAITING, ISSUED, FAILED = "awaiting", "issued", "failed"
+OPEN, OVERDUE, DONE, DONE_LATE = "open", "overdue", "done", "done_late"
 PENDING, APPLIED, QUARANTINED = "pending", "applied", "quarantined"
 
 
@@ -93,4 +98,23 @@ class CaseLicense(Base):
     flagged_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     license_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+class CaseDeadline(Base):
+    __tablename__ = "flow_case_deadlines"
+    __table_args__ = (Index("ix_flow_case_deadlines_state", "state", "deadline"),)
+
+    project_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    org_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    region_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    accept_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    promise_date: Mapped[str] = mapped_column(String(10), nullable=False)
+    deadline: Mapped[str] = mapped_column(String(10), nullable=False)  # promise_date + special procedures
+    provisional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # unknown year
+    procedures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    state: Mapped[str] = mapped_column(String(12), nullable=False, default=OPEN)
+    done_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    flagged_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     updated_at: Mapped[str] = mapped_column(String(40), nullable=False)

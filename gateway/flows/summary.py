@@ -18,7 +18,16 @@ from core.casestore import HOLD_OPEN, Q_OPEN, BatchRecord, CaseRow, HeldRow, Qua
 from core.store import Zone
 from gateway.flows.context import FlowContext
 from gateway.flows.inbound import APPROVAL_TABLE, STATUS_TABLE
-from gateway.flows.models import AWAITING, FAILED, ISSUED, Approval, CaseLicense, RawBatch, StatusChange
+from gateway.flows.models import (
+    AWAITING,
+    FAILED,
+    ISSUED,
+    Approval,
+    CaseDeadline,
+    CaseLicense,
+    RawBatch,
+    StatusChange,
+)
 from gateway.flows.push import province_client, province_peer
 
 
@@ -106,6 +115,10 @@ def collect(ctx: FlowContext, *, verify: bool = True, verify_limit: int | None =
         doc["status_changes"] = {
             str(k): int(v)
             for k, v in s.execute(select(StatusChange.state, func.count()).group_by(StatusChange.state))
+        }
+        doc["case_deadlines"] = {  # the SLA monitor's view (sla_monitor): open, overdue, done, done_late
+            str(k): int(v)
+            for k, v in s.execute(select(CaseDeadline.state, func.count()).group_by(CaseDeadline.state))
         }
         last = s.scalars(
             select(BatchRecord)

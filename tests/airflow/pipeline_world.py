@@ -77,7 +77,7 @@ def snapshot(w: World) -> dict[str, Any]:
     from core.casestore import BatchRecord, CaseRow, HeldRow, QuarantinedRow
     from core.events import DomainEvent
     from core.ledger import LedgerHead
-    from gateway.flows.models import Approval, CaseLicense, RawBatch, StatusChange
+    from gateway.flows.models import Approval, CaseDeadline, CaseLicense, RawBatch, StatusChange
     from licenses.models import LicenseRecord, LicenseStatusChange
 
     ctx = w.ctx
@@ -101,6 +101,9 @@ def snapshot(w: World) -> dict[str, Any]:
             s.execute(select(CaseLicense.project_no, CaseLicense.state, CaseLicense.license_id)).all()
         )
         doc["status_changes"] = sorted(s.execute(select(StatusChange.change_id, StatusChange.state)).all())
+        doc["case_deadlines"] = sorted(
+            s.execute(select(CaseDeadline.project_no, CaseDeadline.state, CaseDeadline.deadline)).all()
+        )
         doc["ledger"] = {
             h.stream: (h.seq, h.head_hash)
             for h in s.scalars(select(LedgerHead))

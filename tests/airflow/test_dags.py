@@ -67,6 +67,8 @@ PIPELINE_DAGS = {
     "case_push_province",
     "department_results_inbound",
     "license_issue",
+    "license_catalog_sync",
+    "sla_monitor",
 }
 
 
@@ -88,6 +90,8 @@ def test_pipeline_dags_carry_the_operational_settings(airflow_data_dir: Path) ->
             assert t.execution_timeout is not None, f"{dag_id}.{t.task_id}"
     for dag_id in ("case_quality", "case_push_province", "license_issue"):  # asset-triggered
         assert type(bag.dags[dag_id].timetable).__name__ == "AssetTriggeredTimetable", dag_id
+    # issued licenses, or every 10 minutes for status changes no DAG made (the API, the CLI)
+    assert type(bag.dags["license_catalog_sync"].timetable).__name__ == "AssetOrTimeSchedule"
 
 
 def test_parsing_the_dags_does_no_io_and_imports_nothing_heavy(

@@ -29,6 +29,8 @@ CHAIN = (
     "department_results_inbound",
     "license_issue",
     "department_results_inbound",
+    "license_catalog_sync",
+    "sla_monitor",
 )
 FAULT_SEEDS = (11, 23, 37)
 
@@ -162,6 +164,36 @@ def test_second_inbound_applies_status_changes_and_the_figures_match(plain: Worl
     assert Path(f["dq_report"]).is_file() and Path(f["license_example"]["path"]).is_file()
 
 
+def test_sla_monitor_watches_every_accepted_case(plain: World) -> None:
+    """Every accepted case gets a deadline; cases with a result are closed (on time or late by the
+    result date against the deadline); open cases past their deadline are flagged once each."""
+    import json
+
+    from core import ledger
+    from core.casestore import CaseRow
+    from gateway.flows.context import FLOW_STREAM
+    from gateway.flows.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
+
+    run("sla_monitor")
+    today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    with plain.ctx.db.session() as s:
+        accepted = set(s.scalars(select(CaseRow.project_no).where(CaseRow.table_name == "up_pro_accept")))
+        results = {
+            str(r.project_no): json.loads(r.data)["result_date"]
+            for r in s.scalars(select(CaseRow).where(CaseRow.table_name == "up_pro_result"))
+        }
+        deadlines = {d.project_no: d for d in s.scalars(select(CaseDeadline))}
+        flagged = [e for e in ledger.entries(s, FLOW_STREAM) if e.kind == "case.overdue"]
+    assert set(deadlines) == accepted and accepted
+    for pno, d in deadlines.items():
+        if pno in results:
+            assert d.state == (DONE_LATE if results[pno] > d.deadline else DONE), pno
+        else:
+            assert d.state == (OVERDUE if d.deadline < today else OPEN), pno
+    overdue = sorted(p for p, d in deadlines.items() if d.state == OVERDUE)
+    assert sorted(json.loads(e.payload)["project_no"] for e in flagged) == overdue
+
+
 def test_rerunning_every_dag_of_the_finished_chain_changes_nothing(plain: World) -> None:
     before = snapshot(plain)
     for dag_id in dict.fromkeys(CHAIN):
@@ -185,6 +217,30 @@ def test_late_approval_data_is_issued_when_it_arrives(plain: World) -> None:
         )
     assert released >= waiting
     assert left == 0
+
+
+def test_a_status_change_no_dag_made_reaches_the_catalog_with_license_catalog_sync(plain: World) -> None:
+    """An issuing department suspends a license through the sharing API (here: the registry call the
+    API makes); the next license_catalog_sync run delivers that change to the province, once."""
+    from gateway.flows.models import ISSUED, CaseLicense
+
+    with plain.ctx.db.session() as s:
+        lid = s.scalars(select(CaseLicense.license_id).where(CaseLicense.state == ISSUED)).first()
+    assert lid
+    view = plain.ctx.licenses.get(lid, history=False)
+    if view.status != "01":  # a department suspended it already: take one that is valid
+        with plain.ctx.db.session() as s:
+            ids = list(s.scalars(select(CaseLicense.license_id).where(CaseLicense.state == ISSUED)))
+        lid = next(i for i in ids if i and plain.ctx.licenses.get(i, history=False).status == "01")
+    before = len(plain.peers.province.events())
+    plain.ctx.licenses.transition(lid, "withdraw", reason="审批决定撤销（测试）", actor="api:test")
+    run("license_catalog_sync")
+    events = plain.peers.province.events()
+    assert len(events) == before + 1
+    assert events[-1]["aggregate_id"] == lid and events[-1]["kind"] == "license.status_changed"
+    snap = snapshot(plain)
+    run("license_catalog_sync")  # nothing new: nothing changes
+    assert snapshot(plain) == snap and len(plain.peers.province.events()) == before + 1
 
 
 # --- the faulted end-to-end chain -----------------------------------------------------------------

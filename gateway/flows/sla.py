@@ -1,0 +1,188 @@
+"""Flow 7, watch: the SLA monitor (办件时限监控) — cases past their promised completion date.
+
+Each accepted case (an ``up_pro_accept`` row in the case store) gets a deadline: its promise_date
+(承诺办结日期, the promise_day-th working day after acceptance, checked at intake), extended by the
+working days inside its special procedures (听证, 公告, 鉴定, 现场勘查 …: ``up_pro_special_procedure``
+rows; DOMAIN.md §6 — overlapping periods merged, both ends counted). A deadline that reaches a year
+the working-day calendar does not know is computed weekends-only and marked provisional.
+
+:func:`track` registers new cases and, for every case still open or overdue, recomputes its
+deadline from the procedures seen so far and closes it when its result row (``up_pro_result``)
+arrives: ``done``, or ``done_late`` when the result date is after the deadline.
+:func:`flag` marks open cases whose deadline has passed (in Asia/Shanghai) as ``overdue`` — once
+each, with an entry ``case.overdue`` in the flows' ledger stream (case number, item, department,
+dates; no personal data). Both are idempotent: running them again with nothing new changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from contracts.calendar import default_calendar
+from core import ledger
+from core.casestore import CaseRow
+from core.db import utcnow
+from gateway.flows.context import FLOW_STREAM, FlowContext
+from gateway.flows.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ACCEPT, RESULT, SPECIAL = "up_pro_accept", "up_pro_result", "up_pro_special_procedure"
+_CHUNK = 900
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def _rows(s: Session, table: str, project_nos: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for part in _chunks(project_nos):
+        q = (
+            select(CaseRow.project_no, CaseRow.data)
+            .where(CaseRow.table_name == table, CaseRow.project_no.in_(list(part)))
+            .order_by(CaseRow.id)
+        )
+        for pno, data in s.execute(q):
+            out.setdefault(str(pno), []).append(json.loads(data))
+    return out
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _deadline(promise: date, procedures: list[dict[str, Any]]) -> tuple[date, bool]:
+    periods = []
+    for p in procedures:
+        a, b = _date(p.get("start_date")), _date(p.get("end_date"))
+        if a is not None and b is not None and a <= b:
+            periods.append((a, b))
+    if not periods:
+        return promise, False
+    res = default_calendar().extended_deadline(promise, periods)
+    return res.date, res.provisional
+
+
+def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) -> dict[str, int]:
+    """Register new accepted cases; recompute deadlines and close the cases whose result arrived."""
+    stamp = (now or utcnow()).isoformat(timespec="microseconds")
+    added = closed = 0
+    with ctx.db.session() as s:
+        while True:  # new cases, a page at a time
+            known = select(CaseDeadline.project_no)
+            q = (
+                select(CaseRow.project_no, CaseRow.data)
+                .where(
+                    CaseRow.table_name == ACCEPT,
+                    CaseRow.project_no.is_not(None),
+                    CaseRow.project_no.not_in(known),
+                )
+                .order_by(CaseRow.id)
+                .limit(page)
+            )
+            fresh: dict[str, dict[str, Any]] = {}
+            for pno, data in s.execute(q):
+                fresh.setdefault(str(pno), json.loads(data))  # the first accepted row of the case
+            if not fresh:
+                break
+            for pno, row in fresh.items():
+                promise = _date(row.get("promise_date"))
+                if promise is None:  # intake requires it; nothing to watch without it
+                    continue
+                s.add(
+                    CaseDeadline(
+                        project_no=pno,
+                        task_code=row.get("task_code"),
+                        org_code=row.get("org_code"),
+                        region_code=row.get("region_code"),
+                        accept_date=str(row.get("accept_date") or "")[:10] or None,
+                        promise_date=promise.isoformat(),
+                        deadline=promise.isoformat(),
+                        provisional=False,
+                        procedures=0,
+                        state=OPEN,
+                        updated_at=stamp,
+                    )
+                )
+                added += 1
+            s.flush()
+            if len(fresh) < page:
+                break
+        watched = list(s.scalars(select(CaseDeadline).where(CaseDeadline.state.in_((OPEN, OVERDUE)))))
+        by_no = {d.project_no: d for d in watched}
+        nos = sorted(by_no)
+        specials = _rows(s, SPECIAL, nos)
+        results = _rows(s, RESULT, nos)
+        for pno, d in by_no.items():
+            procs = specials.get(pno, [])
+            if len(procs) != d.procedures:
+                deadline, provisional = _deadline(date.fromisoformat(d.promise_date), procs)
+                d.deadline, d.provisional, d.procedures = deadline.isoformat(), provisional, len(procs)
+                d.updated_at = stamp
+            done = [r for r in results.get(pno, []) if _date(r.get("result_date")) is not None]
+            if done:
+                finished = min(_date(r.get("result_date")) or date.max for r in done)
+                d.done_date = finished.isoformat()
+                d.state = DONE_LATE if finished > date.fromisoformat(d.deadline) else DONE
+                d.updated_at = stamp
+                closed += 1
+    return {"added": added, "closed": closed, "watched": len(watched) - closed}
+
+
+def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
+    """Mark open cases past their deadline (today in Asia/Shanghai) as overdue, once each."""
+    now = now or utcnow()
+    today = now.astimezone(SHANGHAI).date().isoformat()
+    with ctx.db.session() as s:
+        due = list(
+            s.scalars(
+                select(CaseDeadline)
+                .where(CaseDeadline.state == OPEN, CaseDeadline.deadline < today)
+                .order_by(CaseDeadline.deadline, CaseDeadline.project_no)
+            )
+        )
+        stamp = now.isoformat(timespec="microseconds")
+        for d in due:
+            d.state, d.flagged_at, d.updated_at = OVERDUE, stamp, stamp
+        if due:
+            ledger.append_many(
+                s,
+                FLOW_STREAM,
+                [
+                    (
+                        "case.overdue",
+                        {
+                            "project_no": d.project_no,
+                            "task_code": d.task_code,
+                            "org_code": d.org_code,
+                            "promise_date": d.promise_date,
+                            "deadline": d.deadline,
+                            "provisional": d.provisional,
+                            "as_of": today,
+                        },
+                    )
+                    for d in due
+                ],
+                now=now,
+            )
+        return len(due)
+
+
+def counts(ctx: FlowContext) -> dict[str, int]:
+    """Cases by SLA state (for the summary and ``tongban cases``)."""
+    with ctx.db.session() as s:
+        return {
+            str(state): int(n)
+            for state, n in s.execute(select(CaseDeadline.state, func.count()).group_by(CaseDeadline.state))
+        }
