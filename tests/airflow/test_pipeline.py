@@ -237,7 +237,7 @@ def test_a_status_change_no_dag_made_reaches_the_catalog_with_license_catalog_sy
     run("license_catalog_sync")
     events = plain.peers.province.events()
     assert len(events) == before + 1
-    assert events[-1]["aggregate_id"] == lid and events[-1]["kind"] == "license.status_changed"
+    assert events[-1]["aggregate_id"] == f"license:{lid}" and events[-1]["kind"] == "license.status_changed"
     snap = snapshot(plain)
     run("license_catalog_sync")  # nothing new: nothing changes
     assert snapshot(plain) == snap and len(plain.peers.province.events()) == before + 1
