@@ -42,6 +42,7 @@ def world(
     bad_ratio: float = 0.05,
     faults: Any = None,
     env: Mapping[str, str] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[World]:
     from tongban import setup
 
@@ -54,8 +55,11 @@ def world(
         "TONGBAN_PIPELINE__RETRY_DELAY_S": "1",
         **(env or {}),
     }
+    if database_url:
+        values["TONGBAN_DATABASE_URL"] = database_url
     with demo.environment(values):
-        os.environ.pop("TONGBAN_DATABASE_URL", None)
+        if not database_url:
+            os.environ.pop("TONGBAN_DATABASE_URL", None)  # the data dir's SQLite file
         settings = Settings()
         setup.init(settings)
         day = demo.generate_day(
