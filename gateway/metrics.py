@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from core.ledger_writer import GroupCommitWriter
+from gateway.viewcache import CachedLicensePort
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -30,8 +31,32 @@ class _WriterCollector(Collector):
         yield GaugeMetricFamily("tongban_ledger_max_batch", "largest group commit so far", value=st.max_batch)
 
 
+class _CacheCollector(Collector):
+    """The license view cache of this worker (:mod:`gateway.viewcache`)."""
+
+    def __init__(self, cache: CachedLicensePort) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        st = self.cache.stats
+        for name in ("hits", "misses", "evictions", "refresh_errors"):
+            yield CounterMetricFamily(
+                f"tongban_license_cache_{name}",
+                f"license view cache {name.replace('_', ' ')}",
+                value=st[name],
+            )
+        yield GaugeMetricFamily(
+            "tongban_license_cache_entries", "license views cached", value=len(self.cache)
+        )
+        yield GaugeMetricFamily(
+            "tongban_license_cache_healthy",
+            "1 while the watcher reads the status events in time (0: the cache is bypassed)",
+            value=1.0 if self.cache.healthy else 0.0,
+        )
+
+
 class Metrics:
-    def __init__(self, writer: GroupCommitWriter) -> None:
+    def __init__(self, writer: GroupCommitWriter, cache: CachedLicensePort | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "tongban_api_requests",
@@ -62,6 +87,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_WriterCollector(writer))
+        if cache is not None:
+            self.registry.register(_CacheCollector(cache))
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

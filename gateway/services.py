@@ -94,7 +94,7 @@ def build_services(
         writer=writer,
         uses=UseRecorder(writer, pseudonym_key),
         licenses=licenses,
-        metrics=Metrics(writer),
+        metrics=Metrics(writer, licenses if isinstance(licenses, CachedLicensePort) else None),
     )
 
 

@@ -106,6 +106,7 @@ class CachedLicensePort(LicensePort):
         self.stats = {"hits": 0, "misses": 0, "evictions": 0, "refreshes": 0, "refresh_errors": 0}
         self._views: OrderedDict[str, tuple[float, LicenseView]] = OrderedDict()
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._generation = 0
         self._cursor: EventCursor | None = None
         self._last_refresh = float("-inf")
@@ -138,6 +139,10 @@ class CachedLicensePort(LicensePort):
 
     def refresh_once(self) -> int:
         """Read new domain events and evict the licenses they name; returns how many were evicted."""
+        with self._refresh_lock:  # the watcher thread, or a caller that wants it now
+            return self._refresh()
+
+    def _refresh(self) -> int:
         cols = (DomainEvent.id, DomainEvent.kind, DomainEvent.aggregate_id)
         with self.db.session() as s:
             if self._cursor is None:

@@ -217,3 +217,23 @@ def test_real_registry_revocation_through_the_adapter(gw_settings: Settings, iss
     finally:
         cache.close()
         db.dispose()
+
+
+@pytest.mark.anyio
+async def test_the_cache_is_on_in_the_api_and_shows_in_metrics(make_gateway, issued: Issued) -> None:
+    from tests.gateway.conftest import PURPOSE
+
+    gw = await make_gateway()
+    port = gw.services.licenses
+    assert isinstance(port, CachedLicensePort)
+    port.refresh_once()  # what the watcher thread does at start (done here so the test does not wait)
+    headers = await gw.auth(gw.add_client())
+    params = {"purpose": PURPOSE, "use_cause": "核对信息"}
+    for _ in range(3):
+        r = await gw.client.get(f"/v1/licenses/{issued.biz_h1}", params=params, headers=headers)
+        assert r.status_code == 200 and r.json()["license"]["status"] == "01"
+    text = (await gw.client.get("/metrics")).text
+    assert "tongban_license_cache_misses_total 1.0" in text
+    assert "tongban_license_cache_hits_total 2.0" in text
+    assert "tongban_license_cache_healthy 1.0" in text
+    assert "tongban_license_cache_entries 1.0" in text
