@@ -294,6 +294,21 @@ class ProvinceStore:
                 )
             ]
 
+    def lose_rows(self, row_guids: Iterable[str]) -> int:
+        """The province loses rows it had acknowledged (a backup restored, an ETL that misfired):
+        they leave ``received``; the commit log keeps its history. Returns how many went."""
+        guids = list(row_guids)
+        with self._conn() as c:
+            n = 0
+            for i in range(0, len(guids), 500):
+                part = guids[i : i + 500]
+                cur = c.execute(
+                    f"DELETE FROM received WHERE row_guid IN ({','.join('?' * len(part))})",  # noqa: S608
+                    part,
+                )
+                n += cur.rowcount
+            return n
+
     def distinct_rows(self) -> int:
         with self._conn() as c:
             return int(c.execute("SELECT COUNT(*) FROM received").fetchone()[0])

@@ -69,6 +69,7 @@ PIPELINE_DAGS = {
     "license_issue",
     "license_catalog_sync",
     "sla_monitor",
+    "province_reconcile",
 }
 
 
