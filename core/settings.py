@@ -130,6 +130,7 @@ class PipelineSettings(BaseModel):
     awaiting_flag_hours: float = 72.0  # a finished case awaiting approval data longer is flagged
     push_max_seconds: float = 600.0  # one delivery run; rows left over make the task fail and retry
     issue_chunk: int = 64  # finished cases issued per registry call (progress and commits)
+    archive_every_days: float = 365.0  # license_archive: re-timestamp (B-LTA) files older than this
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,7 @@ and running it twice changes nothing:
 - :mod:`gateway.flows.issue`    flow 4: finished cases + approval data → licenses; awaiting cases
 - :mod:`gateway.flows.catalog`  flow 5: domain events (issued, status changed) → province catalog
 - :mod:`gateway.flows.sla`      flow 7: deadlines (promise date + special procedures), overdue cases
+- :mod:`gateway.flows.archive`  flow 7: licenses re-timestamped (PAdES B-LTA) before they age out
 - :mod:`gateway.flows.alerts`   task failure records (ledger, log, webhook)
 - :mod:`gateway.flows.summary`  the figures of a run, from the database, the store and the province
 

@@ -70,6 +70,7 @@ PIPELINE_DAGS = {
     "license_catalog_sync",
     "sla_monitor",
     "province_reconcile",
+    "license_archive",
 }
 
 

@@ -218,6 +218,12 @@ def test_rows_the_province_lost_are_sent_again_by_province_reconcile(plain: Worl
     assert snapshot(plain) == snap
 
 
+def test_license_archive_runs_and_nothing_just_issued_is_due(plain: World) -> None:
+    snap = snapshot(plain)
+    run("license_archive")  # every file is younger than archive_every_days: nothing to do
+    assert snapshot(plain) == snap
+
+
 def test_late_approval_data_is_issued_when_it_arrives(plain: World) -> None:
     from gateway.flows.models import AWAITING, CaseLicense
 
