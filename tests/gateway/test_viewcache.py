@@ -226,7 +226,9 @@ async def test_the_cache_is_on_in_the_api_and_shows_in_metrics(make_gateway, iss
     gw = await make_gateway()
     port = gw.services.licenses
     assert isinstance(port, CachedLicensePort)
-    port.refresh_once()  # what the watcher thread does at start (done here so the test does not wait)
+    port.close()  # the watcher thread stops: the test drives the refreshes, so a loaded machine
+    port.stale_after_s = 3600.0  # cannot make a slow refresh turn the cache off between the calls
+    port.refresh_once()
     headers = await gw.auth(gw.add_client())
     params = {"purpose": PURPOSE, "use_cause": "核对信息"}
     for _ in range(3):
