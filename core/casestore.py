@@ -25,6 +25,7 @@ Public API::
     CaseStore()                                       # stateless; every method takes a Session
     .owned_guids(session, guids) -> set[str]          # accepted or held open
     .accepted_parents(session, project_nos) -> dict[str, str]   # project_no -> accept_date
+    .rows_by_project(session, table, project_nos) -> dict[str, list[dict]]
     .add_accepted(session, rows: Sequence[AcceptedRow]) -> int
     .add_accepted_values(session, rows: Sequence[AcceptedValues]) -> int   # the same, rows as tuples
     .add_held(session, rows: Sequence[HeldRowIn], *, held_at) -> int
@@ -369,6 +370,21 @@ class CaseStore:
         for _id, project_no, accept_date in sorted(rows):
             if project_no is not None and project_no not in out:
                 out[project_no] = accept_date or ""
+        return out
+
+    def rows_by_project(
+        self, session: Session, table: str, project_nos: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The accepted rows of ``table`` for these cases, per project_no, in acceptance order."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for part in _chunks(sorted(set(project_nos))):
+            q = (
+                select(CaseRow.project_no, CaseRow.data)
+                .where(CaseRow.table_name == table, CaseRow.project_no.in_(list(part)))
+                .order_by(CaseRow.id)
+            )
+            for project_no, data in session.execute(q):
+                out.setdefault(str(project_no), []).append(json.loads(data))
         return out
 
     # -- accepted rows ---------------------------------------------------------------------------

@@ -17,42 +17,21 @@ dates; no personal data). Both are idempotent: running them again with nothing n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from contracts.calendar import default_calendar
 from core import ledger
-from core.casestore import CaseRow
+from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
 from gateway.flows.context import FLOW_STREAM, FlowContext
 from gateway.flows.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACCEPT, RESULT, SPECIAL = "up_pro_accept", "up_pro_result", "up_pro_special_procedure"
-_CHUNK = 900
-
-
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
-
-
-def _rows(s: Session, table: str, project_nos: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for part in _chunks(project_nos):
-        q = (
-            select(CaseRow.project_no, CaseRow.data)
-            .where(CaseRow.table_name == table, CaseRow.project_no.in_(list(part)))
-            .order_by(CaseRow.id)
-        )
-        for pno, data in s.execute(q):
-            out.setdefault(str(pno), []).append(json.loads(data))
-    return out
 
 
 def _date(value: Any) -> date | None:
@@ -122,8 +101,9 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
         watched = list(s.scalars(select(CaseDeadline).where(CaseDeadline.state.in_((OPEN, OVERDUE)))))
         by_no = {d.project_no: d for d in watched}
         nos = sorted(by_no)
-        specials = _rows(s, SPECIAL, nos)
-        results = _rows(s, RESULT, nos)
+        cases = CaseStore()
+        specials = cases.rows_by_project(s, SPECIAL, nos)
+        results = cases.rows_by_project(s, RESULT, nos)
         for pno, d in by_no.items():
             procs = specials.get(pno, [])
             if len(procs) != d.procedures:
