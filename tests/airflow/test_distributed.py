@@ -18,20 +18,12 @@ import pytest
 
 from tests.airflow.cluster import Cluster, _database, _drop, cluster
 from tests.airflow.pipeline_world import expected, world
+from tongban.demo import PIPELINE
 
 pytestmark = [pytest.mark.airflow, pytest.mark.pg, pytest.mark.integration]
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
-CHAIN = (
-    "county_cases_ingest",
-    "case_quality",
-    "case_push_province",
-    "department_results_inbound",
-    "license_issue",
-    "department_results_inbound",
-    "license_catalog_sync",
-    "sla_monitor",
-)
+CHAIN = PIPELINE  # the order ./run demo runs them in
 
 
 def _quiet(c: Cluster, timeout: float = 240) -> None:

@@ -19,19 +19,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.airflow.pipeline_world import World, expected, province_order_problems, snapshot, world
+from tongban.demo import PIPELINE
 
 pytestmark = pytest.mark.airflow
 
-CHAIN = (
-    "county_cases_ingest",
-    "case_quality",
-    "case_push_province",
-    "department_results_inbound",
-    "license_issue",
-    "department_results_inbound",
-    "license_catalog_sync",
-    "sla_monitor",
-)
+CHAIN = PIPELINE  # the order ./run demo runs them in
 FAULT_SEEDS = (11, 23, 37)
 
 
