@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -316,7 +316,6 @@ class DepartmentApproval(BaseModel):
 StatusAction = Literal[
     "suspend", "reinstate", "withdraw", "cancel", "revoke", "transfer-out", "cancel-transfer"
 ]
-STATUS_ACTIONS: tuple[str, ...] = get_args(StatusAction)
 
 
 class DepartmentStatusChange(BaseModel):

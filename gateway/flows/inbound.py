@@ -37,7 +37,7 @@ from connectors.feeds import FeedClient, Page, read_cursor, save_cursor
 from contracts import rules as R
 from contracts.catalog import load_catalog
 from contracts.errors import CatalogError
-from contracts.models import STATUS_ACTIONS, DepartmentApproval
+from contracts.models import DepartmentApproval, DepartmentStatusChange
 from contracts.wire import APPROVALS_PATH, STATUS_CHANGES_PATH
 from core.casestore import CaseStore, QuarantineIn
 from core.db import utcnow
@@ -117,15 +117,15 @@ def check_approval(row: Mapping[str, Any]) -> tuple[DepartmentApproval | None, l
 
 
 def check_status_change(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    reasons = []
-    for key in ("change_id", "type_code", "license_no", "action", "reason", "changed_at"):
-        if not isinstance(row.get(key), str) or not row.get(key):
-            reasons.append(_reason(R.STATUS_SCHEMA, key, "required text"))
-    if isinstance(row.get("action"), str) and row["action"] not in STATUS_ACTIONS:
-        reasons.append(
-            _reason(R.STATUS_SCHEMA, "action", f"unknown action; use one of {', '.join(STATUS_ACTIONS)}")
-        )
-    return reasons
+    """Every reason a status-change record fails its contract (:class:`DepartmentStatusChange`)."""
+    try:
+        DepartmentStatusChange.model_validate(row)
+    except ValidationError as exc:
+        return [
+            _reason(R.STATUS_SCHEMA, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
+            for e in exc.errors()
+        ]
+    return []
 
 
 def _insert(session: Session, model: Any) -> Any:

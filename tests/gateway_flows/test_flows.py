@@ -145,6 +145,20 @@ def test_department_feed_reasons_are_contract_rule_ids() -> None:
     given = {r["rule_id"] for r in check_approval(_approval(type_code="11100000YL0000020J001", fields={}))[1]}
     given |= {r["rule_id"] for r in check_approval(_approval(task_code="NOSUCHITEM"))[1]}
     given |= {r["rule_id"] for r in check_status_change({"action": "explode"})}
+    # the status-change gate is the contract model the department OpenAPI document is made from
+    good = {
+        "change_id": "SC-1",
+        "type_code": "11100000YL0000012P001",
+        "license_no": "NO-1",
+        "project_no": "510129000000000003",
+        "action": "suspend",
+        "reason": "经营场所与登记不符",
+        "changed_at": "2026-11-20T10:00:00+08:00",
+    }
+    assert check_status_change(good) == []
+    for bad, field in (({"changed_at": "yesterday"}, "changed_at"), ({"action": "explode"}, "action")):
+        reasons = check_status_change({**good, **bad})
+        assert [(r["rule_id"], r["field"]) for r in reasons] == [("status.schema", field)], reasons
     assert given and given <= set(INBOUND_RULES)
     assert not set(INBOUND_RULES) & set(RULES)
     assert all(r.description and r.severity == "quarantine" for r in INBOUND_RULES.values())
