@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.feeds import FeedClient, Page, read_cursor, save_cursor
+from connectors.hooks import rest_auth
 from contracts import rules as R
 from contracts.catalog import load_catalog
 from contracts.errors import CatalogError
@@ -140,7 +141,7 @@ def _page_hash(peer: str, feed: str, cursor: str | None, page: Page) -> str:
 
 def _client(ctx: FlowContext, peer_id: str) -> FeedClient:
     ep = ctx.endpoint(peer_id)
-    return FeedClient(ep.url, peer=peer_id, token=ep.token, timing=ctx.timing, recorder=ctx.recorder())
+    return FeedClient(ep.url, peer=peer_id, auth=rest_auth(ep), timing=ctx.timing, recorder=ctx.recorder())
 
 
 def _pull(ctx: FlowContext, peer_id: str, feed: str, path: str, land: Any) -> InboundReport:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from connectors.feeds import FeedClient, inbound_after, pull_county
+from connectors.hooks import rest_auth
 from core.db import utcnow
 from core.store import Zone
 from gateway.flows.context import FlowContext
@@ -52,7 +53,7 @@ def pull(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
     endpoint = ctx.endpoint(peer_id)
     recorder = ctx.recorder()
     client = FeedClient(
-        endpoint.url, peer=peer_id, token=endpoint.token, timing=ctx.timing, recorder=recorder
+        endpoint.url, peer=peer_id, auth=rest_auth(endpoint), timing=ctx.timing, recorder=recorder
     )
     try:
         report = pull_county(
