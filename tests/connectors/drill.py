@@ -53,9 +53,11 @@ def _child(args: list[str], failpoint: str | None) -> None:
 
 
 def run_pusher(args: list[str], failpoint: str | None, timeout: float = 300) -> tuple[int, str]:
-    """Run the pusher in a forked child (modules already imported: starts in milliseconds)."""
+    """Run the pusher in a fresh child process. Spawned, not forked: the test process runs the
+    sandbox province's server threads, and a fork taken while one of them holds a lock (logging,
+    a connection) leaves the child waiting on it for ever."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as fh:
-        ctx = multiprocessing.get_context("fork")
+        ctx = multiprocessing.get_context("spawn")
         p = ctx.Process(target=_child, args=([*args, "--report", fh.name], failpoint))
         p.start()
         p.join(timeout)

@@ -63,7 +63,8 @@ def _pull_child(url: str, base: str, peer: str, page: int, failpoint: str | None
 
 
 def _run(url: str, base: str, peer: str, page: int, failpoint: str | None) -> int:
-    p = multiprocessing.get_context("fork").Process(
+    # spawned, not forked: the sandbox counties' server threads run in this process (see drill.py)
+    p = multiprocessing.get_context("spawn").Process(
         target=_pull_child, args=(url, base, peer, page, failpoint)
     )
     p.start()
