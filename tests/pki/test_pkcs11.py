@@ -61,7 +61,12 @@ def test_a_softhsm_signature_verifies_like_a_file_key_signature(
         signer.public_key().verify(signature, DATA, ec.ECDSA(hashes.SHA256()))
         assert _openssl_verifies(openssl, tmp_path, signer.public_key(), signature, tag)
         assert not _openssl_verifies(
-            openssl, tmp_path, signer.public_key(), signature[:-1] + b"\0", tag + "-bad"
+            # the last byte flipped (replacing it with 0 left it unchanged when it already was 0)
+            openssl,
+            tmp_path,
+            signer.public_key(),
+            signature[:-1] + bytes([signature[-1] ^ 1]),
+            tag + "-bad",
         )
     other = file_signer.public_key()
     assert not _openssl_verifies(openssl, tmp_path, other, hsm_signer.sign(DATA), "cross")
