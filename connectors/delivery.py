@@ -30,8 +30,8 @@ class SoapDeliverer:
     def lookup(self, keys: Sequence[str], kind: str) -> set[str]:
         return {k for k, p in self.client.lookup(keys).items() if p.found}
 
-    def counts(self) -> dict[tuple[str, str], int]:
-        return {(t, d): n for t, d, n in self.client.query_counts()}
+    def counts(self, day_from: str, day_to: str) -> dict[tuple[str, str], int]:
+        return self.client.counts(day_from, day_to)
 
     def close(self) -> None:
         self.client.close()

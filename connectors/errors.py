@@ -9,18 +9,24 @@
     │   │   ├── NetworkError          refused, reset, closed mid-reply         CONNECTOR_NETWORK
     │   │   └── ServerError           HTTP 5xx / 429 without a SOAP fault      CONNECTOR_SERVER_ERROR
     │   ├── SoapFault                 soap:Server fault (the peer says: its fault)  CONNECTOR_SOAP_FAULT
-    │   ├── MalformedResponse         the reply is not what the contract says  CONNECTOR_MALFORMED
+    │   ├── MalformedResponse         the reply is not what the contract says  CONNECTOR_MALFORMED  *
     │   ├── CircuitOpen               the breaker of this endpoint is open     CONNECTOR_CIRCUIT_OPEN
     │   └── FencedOff                 our claim was taken over (stale worker)  CONNECTOR_FENCED
     └── PermanentError                the same request will fail again
         ├── ClientFault               soap:Client fault / HTTP 4xx            CONNECTOR_CLIENT_FAULT
         ├── AuthError                 401 / 403 / wsse rejected               CONNECTOR_AUTH
-        ├── ResponseTooLarge          reply exceeded max_response_bytes        CONNECTOR_RESPONSE_TOO_LARGE
-        ├── XmlAttack                 DTD, entity or external reference in a reply   CONNECTOR_XML_ATTACK
+        ├── ResponseTooLarge          reply exceeded max_response_bytes        CONNECTOR_RESPONSE_TOO_LARGE *
+        ├── XmlAttack                 DTD, entity or external reference   CONNECTOR_XML_ATTACK *
         └── ConfigurationError        registry, mapping or connection is wrong CONNECTOR_CONFIG
 
 A hostile or oversized reply is permanent *for that reply*: the outbox still keeps the rows it
 carried pending (the rows are not at fault) — see :mod:`connectors.outbox`.
+
+*Refused replies* (marked * above; :class:`RefusedReply` is their common mixin) are replies we would
+not read: malformed, oversized or hostile. For a **read** (an idempotent query: counts, lookups,
+feed pages) asking again is always safe, so :func:`connectors.resilience.call_with_retry` with
+``idempotent=True`` spends one attempt of the same budget on each and tries again; only a spent
+budget ends the read, with :attr:`ConnectorError.attempts` and the last cause in the message.
 
 No caller ever catches a zeep, requests, httpx or SQLAlchemy exception: :func:`translate` maps
 them, once, and every client raises ``translate(exc, ...) from exc``.
@@ -52,6 +58,7 @@ class ConnectorError(Exception):
         self.peer = peer
         self.operation = operation
         self.attempt = attempt
+        self.attempts: int | None = None  # set when a retry budget was spent on this error
         self.status = status
         if code is not None:
             self.code = code
@@ -72,14 +79,22 @@ class ConnectorError(Exception):
             "peer": self.peer,
             "operation": self.operation,
             "attempt": self.attempt,
+            "attempts": self.attempts,
             "status": self.status,
             "retryable": self.retryable,
         }
 
     def __str__(self) -> str:
         where = "/".join(x for x in (self.peer, self.operation) if x)
-        at = f" (attempt {self.attempt})" if self.attempt else ""
+        if self.attempts:
+            at = f" (gave up after {self.attempts} attempts)"
+        else:
+            at = f" (attempt {self.attempt})" if self.attempt else ""
         return f"{self.message} [{self.code}{' ' + where if where else ''}{at}]"
+
+
+class RefusedReply:
+    """Mixin: the peer answered, but we refused to read the reply (malformed, oversized, hostile)."""
 
 
 class RetryableError(ConnectorError):
@@ -116,7 +131,7 @@ class SoapFault(RetryableError):
         self.fault_code = fault_code
 
 
-class MalformedResponse(RetryableError):
+class MalformedResponse(RetryableError, RefusedReply):
     code = "CONNECTOR_MALFORMED"
 
 
@@ -136,11 +151,11 @@ class AuthError(PermanentError):
     code = "CONNECTOR_AUTH"
 
 
-class ResponseTooLarge(PermanentError):
+class ResponseTooLarge(PermanentError, RefusedReply):
     code = "CONNECTOR_RESPONSE_TOO_LARGE"
 
 
-class XmlAttack(PermanentError):
+class XmlAttack(PermanentError, RefusedReply):
     code = "CONNECTOR_XML_ATTACK"
 
 

@@ -105,7 +105,7 @@ class ExchangeTableWriter:
         with self.engine.begin() as conn:
             conn.execute(text(_JOURNAL_DDL))
 
-    def _call(self, operation: str, rows: int, body: bytes, fn: Any) -> Any:
+    def _call(self, operation: str, rows: int, body: bytes, fn: Any, *, idempotent: bool = False) -> Any:
         correlation = uuid.uuid4().hex
 
         def attempt(n: int) -> Any:
@@ -127,7 +127,12 @@ class ExchangeTableWriter:
                     self.recorder(ex)
 
         return call_with_retry(
-            attempt, timing=self.timing, breaker=self.breaker, peer=self.peer, operation=operation
+            attempt,
+            timing=self.timing,
+            breaker=self.breaker,
+            peer=self.peer,
+            operation=operation,
+            idempotent=idempotent,
         )
 
     # --- Deliverer ---
@@ -154,19 +159,23 @@ class ExchangeTableWriter:
             with self.engine.connect() as conn:
                 return {str(g) for (g,) in conn.execute(_JOURNAL_HAVE, {"keys": list(keys)})}
 
-        return set(self._call("LookupJournal", len(keys), b"", q)) if keys else set()
+        return set(self._call("LookupJournal", len(keys), b"", q, idempotent=True)) if keys else set()
 
-    def counts(self) -> dict[tuple[str, str], int]:
+    def counts(self, day_from: str, day_to: str) -> dict[tuple[str, str], int]:
         self.ensure_journal()
 
         def q() -> dict[tuple[str, str], int]:
             with self.engine.connect() as conn:
                 res = conn.execute(
-                    text(f"SELECT table_name, substr(cd_time, 1, 10), COUNT(*) FROM {JOURNAL} GROUP BY 1, 2")  # noqa: S608
+                    text(
+                        f"SELECT table_name, substr(cd_time, 1, 10), COUNT(*) FROM {JOURNAL} "  # noqa: S608
+                        "WHERE substr(cd_time, 1, 10) BETWEEN :lo AND :hi GROUP BY 1, 2"
+                    ),
+                    {"lo": day_from, "hi": day_to},
                 )
                 return {(str(t), str(d)): int(n) for t, d, n in res}
 
-        return dict(self._call("CountJournal", 0, b"", q))
+        return dict(self._call("CountJournal", 0, b"", q, idempotent=True))
 
     # --- the write ---
     def _write(self, batch_id: str, rows: Sequence[tuple[str, dict[str, Any]]], token: int) -> list[Receipt]:

@@ -38,9 +38,9 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -61,6 +61,8 @@ from connectors.soap import Exchange, Recorder
 from contracts.wire import COUNTY_FEED_PATH
 from core import failpoints
 from core.db import Database, utcnow
+
+T = TypeVar("T")
 
 FP_AFTER_FETCH = failpoints.declare("pull.after_fetch", "a page was fetched, nothing landed yet")
 FP_AFTER_LAND = failpoints.declare("pull.after_land", "a page landed and the cursor was committed")
@@ -139,7 +141,11 @@ class FeedClient:
     def close(self) -> None:
         self.http.close()
 
-    def _get(self, path: str, params: dict[str, Any], n: int, correlation: str) -> bytes:
+    def _get(
+        self, path: str, params: dict[str, Any], n: int, correlation: str, parse: Callable[[bytes], T]
+    ) -> T:
+        """One attempt: GET, bounded read, then ``parse`` — a reply it refuses is recorded as this
+        attempt's error in the message log."""
         ex = Exchange(correlation, self.peer, f"GET {path}", n, dt.datetime.now(dt.UTC))
         path_qs = f"{path}?{urlencode(params)}" if params else path  # exactly what is signed and sent
         ex.request_bytes = path_qs.encode()
@@ -161,7 +167,7 @@ class FeedClient:
                 if resp.status_code >= 400:  # the body was streamed: build the error from it
                     text = bytes(body[:200]).decode("utf-8", "replace")
                     raise http_status_error(resp.status_code, text, peer=self.peer, operation=f"GET {path}")
-            return bytes(body)
+            return parse(bytes(body))
         except Exception as exc:
             err = translate(exc, peer=self.peer, operation=f"GET {path}", attempt=n)
             ex.error_code, ex.error = err.code, err.message
@@ -180,10 +186,15 @@ class FeedClient:
         correlation = uuid.uuid4().hex
 
         def attempt(n: int) -> Page:
-            return _parse_page(self._get(path, params, n, correlation), self.peer, path)
+            return self._get(path, params, n, correlation, lambda body: _parse_page(body, self.peer, path))
 
-        return call_with_retry(
-            attempt, timing=self.timing, breaker=self.breaker, peer=self.peer, operation=f"GET {path}"
+        return call_with_retry(  # a feed page is a read: refused replies are asked again
+            attempt,
+            timing=self.timing,
+            breaker=self.breaker,
+            peer=self.peer,
+            operation=f"GET {path}",
+            idempotent=True,
         )
 
 

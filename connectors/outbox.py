@@ -81,7 +81,9 @@ class Deliverer(Protocol):
 
     def lookup(self, keys: Sequence[str], kind: str) -> set[str]: ...
 
-    def counts(self) -> dict[tuple[str, str], int]: ...
+    def counts(self, day_from: str, day_to: str) -> dict[tuple[str, str], int]:
+        """Rows the peer holds per (table, cd_time day), for the days in [day_from, day_to]."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -549,6 +551,18 @@ class ReconcileReport:
         return d
 
 
+def delivered_day_span(db: Database, peer: str) -> tuple[str, str] | None:
+    """The first and last ``cd_time`` day of the case rows delivered to ``peer`` (None: none yet)."""
+    day = func.substr(OutboxRow.cd_time, 1, 10)
+    with db.session() as s:
+        lo, hi = s.execute(
+            select(func.min(day), func.max(day)).where(
+                OutboxRow.peer == peer, OutboxRow.kind == "case_row", OutboxRow.state == "delivered"
+            )
+        ).one()
+    return (str(lo), str(hi)) if lo and hi else None
+
+
 def reconcile(
     db: Database, peer: str, deliverer: Deliverer, *, repair: bool = True, chunk: int = 1000
 ) -> ReconcileReport:
@@ -556,7 +570,8 @@ def reconcile(
 
     1. Rows we sent but never got a receipt for (pending/expired in flight with attempts > 0):
        looked up by key; those the peer holds become delivered (receipt ``reconciled``).
-    2. Delivered case rows per table and cd_time day against the peer's counts; where the peer
+    2. Delivered case rows per table and cd_time day against the peer's counts (asked for the span
+       of days we delivered, in windows the peer's replies fit); where the peer
        holds fewer, the delivered keys of that table/day are looked up and the ones it lacks go
        back to pending (the only case in which a delivered row is sent again).
     """
@@ -599,7 +614,9 @@ def reconcile(
             .group_by(OutboxRow.table_name, day)
         ):
             rep.ours[f"{t}|{d}"] = int(n)
-    rep.theirs = {f"{t}|{d}": n for (t, d), n in deliverer.counts().items()}
+    days = sorted({k.split("|", 1)[1] for k in rep.ours})
+    theirs = deliverer.counts(days[0], days[-1]) if days else {}
+    rep.theirs = {f"{t}|{d}": n for (t, d), n in theirs.items()}
     for key in sorted(set(rep.ours) | set(rep.theirs)):
         a, b = rep.ours.get(key, 0), rep.theirs.get(key, 0)
         if a != b:

@@ -1,12 +1,18 @@
 """Retries with exponential backoff and full jitter, and a circuit breaker per endpoint.
 
-Only :class:`~connectors.errors.RetryableError` is retried; a permanent error goes straight up.
+Only :class:`~connectors.errors.RetryableError` is retried; a permanent error goes straight up —
+except on a read (``idempotent=True``: counts, lookups, feed pages), where a refused reply
+(:class:`~connectors.errors.RefusedReply`: malformed, oversized, hostile) is one failed attempt of
+the same budget, logged as a warning, and the read is asked again. When the budget is spent the
+last error is raised with ``attempts`` set, so its message names peer, operation, the attempts
+and the last cause.
 Every duration comes from :class:`Timing`, built from the peer settings and multiplied by
 ``time_scale``, so fault tests run the real code paths in seconds.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -14,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from connectors.errors import CircuitOpen, ConnectorError, RetryableError, translate
+from connectors.errors import CircuitOpen, RefusedReply, RetryableError, translate
+from core.logging import log_event
 from core.settings import PeerSettings
+
+log = logging.getLogger("tongban.connectors")
 
 T = TypeVar("T")
 
@@ -129,15 +138,17 @@ def call_with_retry(
     breaker: CircuitBreaker | None = None,
     peer: str | None = None,
     operation: str | None = None,
+    idempotent: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> T:
     """Call ``fn(attempt)`` up to ``timing.attempts`` times; retry retryable errors only.
 
-    Library exceptions are translated; the error raised last carries its attempt number.
+    ``idempotent=True`` (a read): refused replies are retried too (see the module docstring).
+    Library exceptions are translated; the error raised last carries its attempt number, and
+    ``attempts`` when the budget was spent on it.
     A breaker that is open fails fast with :class:`CircuitOpen` (and counts as an attempt).
     """
-    last: ConnectorError | None = None
     for attempt in range(1, timing.attempts + 1):
         try:
             if breaker is not None:
@@ -146,19 +157,33 @@ def call_with_retry(
         except Exception as exc:
             err = translate(exc, peer=peer, operation=operation, attempt=attempt)
             err.attempt = attempt
-            if breaker is not None and isinstance(err, RetryableError) and not isinstance(err, CircuitOpen):
-                breaker.on_failure()
-            if not err.retryable:
-                if breaker is not None:
+            refused = isinstance(err, RefusedReply)
+            retry = err.retryable or (idempotent and refused)
+            if breaker is not None:
+                if isinstance(err, RetryableError) and not isinstance(err, CircuitOpen):
+                    breaker.on_failure()
+                elif not err.retryable:
                     breaker.on_success()  # the endpoint answered
+            if not retry:
                 raise err from exc
-            last = err
             if attempt < timing.attempts:
+                if refused:
+                    log_event(
+                        log,
+                        "connector.reply_refused",
+                        logging.WARNING,
+                        peer=peer,
+                        operation=operation,
+                        attempt=attempt,
+                        code=err.code,
+                        cause=err.message,
+                        retrying=True,
+                    )
                 sleep(timing.backoff(attempt, rng))
                 continue
+            err.attempts = attempt
             raise err from exc
         if breaker is not None:
             breaker.on_success()
         return result
-    assert last is not None  # pragma: no cover
-    raise last
+    raise AssertionError("unreachable: timing.attempts >= 1")  # pragma: no cover

@@ -12,6 +12,11 @@
 - One ``requests.Session`` per client (keep-alive, pool sized for the outbox's concurrency).
 - Every call goes through :func:`~connectors.resilience.call_with_retry` and the endpoint's
   circuit breaker; every exchange (each attempt) is handed to ``recorder`` for the message log.
+  The reads (``QueryCounts``, ``LookupRows``) are idempotent: a refused reply is retried within
+  the same budget as a timeout.
+- No legitimate reply outgrows the reply limit: :meth:`ProvinceSoapClient.counts` asks for counts
+  in windows of days (and tables) sized from ``max_response_bytes`` so that a full window's reply
+  fits by construction, and :meth:`ProvinceSoapClient.lookup` pages its keys the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +48,56 @@ from contracts.wire import wire_path
 
 PROVINCE_WSDL = wire_path("province.wsdl")
 PROVINCE_TABLES = frozenset(CASE_TABLES)
+
+# Upper bounds of the reply sizes, in bytes, with spyne's namespace prefixes (measured: a DayCount
+# is ~130 bytes, a RowPresence ~150 plus its key): the envelope, one DayCount (a table name of the
+# contract, a date, a count), and one RowPresence without its key (a key is echoed back once).
+REPLY_ENVELOPE_MAX = 2048
+DAYCOUNT_MAX = 320
+PRESENCE_MAX = 320
+MAX_WINDOW_DAYS = 366
+MAX_LOOKUP_PAGE = 1000
+
+
+def count_windows(max_bytes: int, tables: int) -> tuple[bool, int]:
+    """How to ask for ``tables`` tables' counts per day so that no reply exceeds ``max_bytes``.
+
+    Returns ``(all_tables, days)``: ask every table at once in windows of ``days`` days, or (when
+    even one day of every table would not fit) one table at a time in windows of ``days`` days.
+    """
+    entries = max(1, (max_bytes - REPLY_ENVELOPE_MAX) // DAYCOUNT_MAX)
+    if entries >= tables:
+        return True, max(1, min(MAX_WINDOW_DAYS, entries // tables))
+    return False, max(1, min(MAX_WINDOW_DAYS, entries))
+
+
+def day_windows(day_from: str, day_to: str, days: int) -> list[tuple[str, str]]:
+    """``[day_from, day_to]`` (ISO dates, both ends included) cut into windows of ``days`` days."""
+    start, end = dt.date.fromisoformat(day_from), dt.date.fromisoformat(day_to)
+    out = []
+    while start <= end:
+        stop = min(end, start + dt.timedelta(days=days - 1))
+        out.append((start.isoformat(), stop.isoformat()))
+        start = stop + dt.timedelta(days=1)
+    return out
+
+
+def lookup_pages(keys: Sequence[str], max_bytes: int, cap: int = MAX_LOOKUP_PAGE) -> list[list[str]]:
+    """``keys`` cut into pages whose LookupRows reply fits ``max_bytes`` (each key is echoed once)."""
+    budget = max_bytes - REPLY_ENVELOPE_MAX
+    pages: list[list[str]] = []
+    page: list[str] = []
+    used = 0
+    for k in keys:
+        cost = PRESENCE_MAX + len(k.encode())
+        if page and (used + cost > budget or len(page) >= cap):
+            pages.append(page)
+            page, used = [], 0
+        page.append(k)
+        used += cost
+    if page:
+        pages.append(page)
+    return pages
 
 
 @dataclass
@@ -293,7 +348,7 @@ class ProvinceSoapClient:
         self.session.close()
 
     # --- one exchange, with retries, breaker and message log ---
-    def _call(self, operation: str, rows: int, fn: Callable[[], Any]) -> Any:
+    def _call(self, operation: str, rows: int, fn: Callable[[], Any], *, idempotent: bool = False) -> Any:
         correlation = uuid.uuid4().hex
 
         def attempt(n: int) -> Any:
@@ -314,7 +369,12 @@ class ProvinceSoapClient:
                     self.recorder(ex)
 
         return call_with_retry(
-            attempt, timing=self.timing, breaker=self.breaker, peer=self.peer, operation=operation
+            attempt,
+            timing=self.timing,
+            breaker=self.breaker,
+            peer=self.peer,
+            operation=operation,
+            idempotent=idempotent,
         )
 
     def submit_rows(self, batch_id: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Receipt]:
@@ -351,22 +411,40 @@ class ProvinceSoapClient:
     def query_counts(
         self, table: str | None = None, day_from: str | None = None, day_to: str | None = None
     ) -> list[tuple[str, str, int]]:
+        """One ``QueryCounts`` call (a read: retried). Its reply is bounded only by the window you
+        ask for: prefer :meth:`counts`, which sizes the windows from the reply limit."""
+
         def send() -> Any:
             return self.service.QueryCounts(table=table, day_from=day_from, day_to=day_to)
 
-        result = self._call("QueryCounts", 0, send)
+        result = self._call("QueryCounts", 0, send, idempotent=True)
         return [(d.table, d.day, int(d.count)) for d in _items(result)]
 
-    def lookup(self, row_guids: Iterable[str], chunk: int = 1000) -> dict[str, Presence]:
-        guids = list(row_guids)
+    def counts(
+        self, day_from: str, day_to: str, tables: Iterable[str] = CASE_TABLES
+    ) -> dict[tuple[str, str], int]:
+        """Rows the province holds per (table, ``cd_time`` day) for every day in [from, to], read in
+        windows whose replies fit ``max_response_bytes`` by construction (:func:`count_windows`)."""
+        names = sorted(tables)
+        all_at_once, days = count_windows(self.timing.max_response_bytes, len(names))
+        wanted = set(names)
+        out: dict[tuple[str, str], int] = {}
+        for lo, hi in day_windows(day_from, day_to, days):
+            for table in [None] if all_at_once else names:
+                for t, d, n in self.query_counts(table, lo, hi):
+                    if t in wanted:
+                        out[(t, d)] = out.get((t, d), 0) + n
+        return out
+
+    def lookup(self, row_guids: Iterable[str], chunk: int = MAX_LOOKUP_PAGE) -> dict[str, Presence]:
+        """Presence of each key at the province, asked in pages that fit the reply limit."""
         out: dict[str, Presence] = {}
-        for i in range(0, len(guids), chunk):
-            part = guids[i : i + chunk]
+        for part in lookup_pages(list(row_guids), self.timing.max_response_bytes, cap=chunk):
 
             def send(part: list[str] = part) -> Any:
                 return self.service.LookupRows(row_guids={"string": part})
 
-            for p in _items(self._call("LookupRows", len(part), send)):
+            for p in _items(self._call("LookupRows", len(part), send, idempotent=True)):
                 out[p.row_guid] = Presence(p.row_guid, bool(p.found), p.table, p.seq)
         return out
 

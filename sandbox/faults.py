@@ -12,8 +12,10 @@ Kinds (each a probability per request; one seeded draw per request picks at most
 ``xml_attack`` process, then answer a reply with a DTD: billion laughs, external entity, or DTD only
 =============  ======================================================================================
 
-``latency_ms`` is added to every request. A plan parses from ``"error=0.05,reset=0.05,lost=0.05,
-latency_ms=2,seed=7"`` (``tongban sandbox serve --faults ...``).
+``latency_ms`` is added to every request; ``limit`` (when above 0) stops injecting after that many
+faults (``xml_attack=1,limit=1``: the first request is attacked, the rest are served). A plan
+parses from ``"error=0.05,reset=0.05,lost=0.05,latency_ms=2,seed=7"`` (``tongban sandbox serve
+--faults ...``).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class FaultPlan:
     seed: int = 1
     only_post: bool = True
     cycle: bool = False  # when a fault is drawn, take the kinds in turn (every kind shows up early)
+    limit: int = 0  # inject at most this many faults (0: no limit)
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -131,20 +134,27 @@ class FaultInjector:
         self._cycle_i = 0
 
     def _draw(self) -> str | None:
+        """One seeded draw: the kind to inject (counted here, under the lock) or None."""
         with self._lock:
+            if self.plan.limit and sum(self.counts.values()) >= self.plan.limit:
+                return None
             u = self._rng.random()
+            kind: str | None = None
             if self.plan.cycle:
-                if u >= self.plan.total:
-                    return None
-                active = [k for k in KINDS if getattr(self.plan, k) > 0]
-                self._cycle_i += 1
-                return active[(self._cycle_i - 1) % len(active)]
-        acc = 0.0
-        for k in KINDS:
-            acc += getattr(self.plan, k)
-            if u < acc:
-                return k
-        return None
+                if u < self.plan.total:
+                    active = [k for k in KINDS if getattr(self.plan, k) > 0]
+                    self._cycle_i += 1
+                    kind = active[(self._cycle_i - 1) % len(active)]
+            else:
+                acc = 0.0
+                for k in KINDS:
+                    acc += getattr(self.plan, k)
+                    if u < acc:
+                        kind = k
+                        break
+            if kind is not None:
+                self.counts[kind] += 1
+            return kind
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if self.plan.latency_ms:
@@ -154,8 +164,6 @@ class FaultInjector:
         kind = self._draw()
         if kind is None:
             return self.app(environ, start_response)
-        with self._lock:
-            self.counts[kind] += 1
         if kind == "error":
             _drain(environ)
             if self.soap:

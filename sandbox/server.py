@@ -28,17 +28,53 @@ class RunningServer:
         return f"http://{self.host}:{self.port}"
 
     def close(self) -> None:
-        """Stop: close every channel (keep-alive ones too) inside the loop thread, then join."""
+        """Stop in an order that leaves no thread behind holding a closed descriptor number.
+
+        1. in the loop thread: close the listening socket and every connection (keep-alive ones
+           too), but not the trigger: worker threads still finishing a request (an injected
+           ``timeout`` sleeping, a filler streaming) pull it when they are done;
+        2. wait for the worker threads to finish;
+        3. close the trigger in the loop thread (the loop ends, its map empty) and join it.
+
+        Closing the trigger first (as waitress's own ``close_all`` does) lets a late worker write
+        to a descriptor number that the process may already have given to something else. Each
+        step runs in the loop thread through :func:`_in_loop`.
+        """
+        from waitress import wasyncore
+
         srv = self.server
+        if not self.thread.is_alive():
+            return
 
-        def _close_all() -> None:
+        def _close_connections() -> None:
             for ch in list(srv._map.values()):
+                if ch is srv.trigger:
+                    continue
                 with contextlib.suppress(OSError):
-                    ch.close()
+                    if ch is srv:
+                        wasyncore.dispatcher.close(srv)  # the server's own close() shuts the trigger
+                    else:
+                        ch.close()
 
-        srv.trigger.pull_trigger(_close_all)
-        self.thread.join(timeout=5)
-        srv.task_dispatcher.shutdown(timeout=2)
+        _in_loop(srv, _close_connections)
+        srv.task_dispatcher.shutdown(timeout=30)
+        _in_loop(srv, srv.trigger.close)
+        self.thread.join(timeout=30)
+
+
+def _in_loop(srv: Any, thunk: Any) -> None:
+    """Run ``thunk`` in the server's loop thread.
+
+    waitress's ``pull_trigger(thunk)`` appends the thunk and then writes the wake-up byte; when a
+    byte from an earlier pull is still unread, the loop can run the thunk in between — and when
+    the thunk closes the trigger, the write goes to a closed descriptor (EBADF, seen in CI) or
+    to whatever the process opened under that number since. Holding the trigger's lock across
+    both steps keeps the loop from running thunks until the byte is written.
+    """
+    trig = srv.trigger
+    with trig.lock:
+        trig.thunks.append(thunk)
+        trig._physical_pull()
 
 
 def start(app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> RunningServer:

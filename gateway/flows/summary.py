@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from connectors import outbox
 from connectors.models import OutboxRow
 from core import ledger
 from core.casestore import HOLD_OPEN, Q_OPEN, BatchRecord, CaseRow, HeldRow, QuarantinedRow
@@ -144,10 +145,10 @@ def collect(ctx: FlowContext, *, verify: bool = True, verify_limit: int | None =
             "license_id": one,
             "path": _path(ctx, f"{Zone.LICENSES.value}/{view.object_key}"),
         }
-    client = province_client(ctx)
+    client = province_client(ctx)  # reads retry refused replies; windows and pages fit the limit
     try:
-        counts = client.query_counts()
-        doc["province_rows"] = sum(n for _, _, n in counts)
+        span = outbox.delivered_day_span(ctx.db, peer)
+        doc["province_rows"] = sum(client.counts(*span).values()) if span else 0
         found = client.lookup(event_ids) if event_ids else {}
         doc["province_events"] = sum(1 for p in found.values() if p.found)
     finally:

@@ -70,9 +70,11 @@ class FakePeer:
         pool = set(self.held) | {e["event_id"] for e in self.events}
         return {k for k in keys if k in pool}
 
-    def counts(self) -> dict[tuple[str, str], int]:
+    def counts(self, day_from: str, day_to: str) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
         for g, t in self.held.items():
+            if not day_from <= t[:10] <= day_to:
+                continue
             key = (self.tables[g], t[:10])
             out[key] = out.get(key, 0) + 1
         return out
