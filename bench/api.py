@@ -223,6 +223,24 @@ async def _load(
     }
 
 
+def _init(data: Path, db_url: str, passphrase: str) -> None:
+    env = {
+        **os.environ,
+        "TONGBAN_DATA_DIR": str(data),
+        "TONGBAN_DATABASE_URL": db_url,
+        "TONGBAN_KEYS__PASSPHRASE": passphrase,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tongban", "init", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tongban init failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
 def run(
     *, rate: float = 500.0, duration: float = 30.0, workers: int = 2, warmup: float = 3.0
 ) -> dict[str, Any]:
@@ -231,7 +249,6 @@ def run(
     from gateway.clients import add_client
     from gateway.services import build_services
     from licenses import Holder, IssueRequest, open_registry
-    from tongban import setup
 
     with tempfile.TemporaryDirectory(prefix="tongban-bench-api-") as tmp, _pg_database() as db_url:
         passphrase = uuid.uuid4().hex
@@ -239,7 +256,7 @@ def run(
         settings = Settings(
             data_dir=data, database_url=db_url, keys={"passphrase": passphrase}, api={"token_ttl_s": 3600}
         )
-        setup.init(settings)
+        _init(data, db_url, passphrase)  # as a user does: `tongban init` on the data dir
         db = Database(db_url)
         reg = open_registry(settings, db=db)
         from contracts.validators import make_uscc

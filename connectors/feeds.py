@@ -26,6 +26,7 @@ Public API::
     FeedClient(base_url, *, peer, token=None | auth=Auth(...), timing=None, recorder=None)
     FeedClient.page(path, cursor, limit) -> Page ; .close()
     read_cursor(session, key) -> str | None ; save_cursor(session, key, cursor, rows)
+    pull_pages(db, key, client, path, land, *, page_size=500, max_pages=None) -> (pages, rows, cursor)
     pull_county(db, peer, client, mapping, *, page_size=500, max_pages=None) -> PullReport
     inbound_after(db, peer, after_id, limit) -> list[InboundRow]
 """
@@ -44,7 +45,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.errors import (
@@ -60,7 +60,7 @@ from connectors.resilience import Timing, breaker_for, call_with_retry
 from connectors.soap import Exchange, Recorder
 from contracts.wire import COUNTY_FEED_PATH
 from core import failpoints
-from core.db import Database, utcnow
+from core.db import Database, insert_ignore, utcnow
 
 T = TypeVar("T")
 
@@ -247,9 +247,40 @@ class PullReport:
         return dict(vars(self))
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboundRow)
+PageLander = Callable[[Session, "str | None", Page], None]
+
+
+def pull_pages(
+    db: Database,
+    key: str,
+    client: FeedClient,
+    path: str,
+    land: PageLander,
+    *,
+    page_size: int = 500,
+    max_pages: int | None = None,
+) -> tuple[int, int, str | None]:
+    """The one cursor-pull loop: page after page from the cursor stored under ``key``; each page is
+    handed to ``land(session, cursor_before, page)`` and the cursor advanced **in the same
+    transaction**, so a crash resumes from the last committed page with no gap and no duplicate.
+    Failpoints ``pull.after_fetch`` and ``pull.after_land``. Returns (pages, rows, cursor)."""
+    pages = rows = 0
+    with db.session() as s:
+        cursor = read_cursor(s, key)
+    while max_pages is None or pages < max_pages:
+        page = client.page(path, cursor, page_size)
+        failpoints.hit(FP_AFTER_FETCH)
+        with db.session() as s:
+            land(s, cursor, page)
+            if page.next_cursor != cursor:
+                save_cursor(s, key, page.next_cursor, len(page.items))
+        failpoints.hit(FP_AFTER_LAND)
+        pages += 1
+        rows += len(page.items)
+        cursor = page.next_cursor
+        if not page.has_more or not page.items:
+            break
+    return pages, rows, cursor
 
 
 def pull_county(
@@ -264,11 +295,8 @@ def pull_county(
 ) -> PullReport:
     """Pull every new row of one county feed into ``connector_inbound`` (see the module docstring)."""
     rep = PullReport(peer)
-    with db.session() as s:
-        cursor = read_cursor(s, peer)
-    while max_pages is None or rep.pages < max_pages:
-        page = client.page(path, cursor, page_size)
-        failpoints.hit(FP_AFTER_FETCH)
+
+    def land(s: Session, cursor: str | None, page: Page) -> None:
         now = utcnow().isoformat(timespec="microseconds")
         values = []
         for seq, raw in page.items:
@@ -284,19 +312,11 @@ def pull_county(
                     "pulled_at": now,
                 }
             )
-        with db.session() as s:
-            if values:
-                stmt = _insert(s).values(values).on_conflict_do_nothing(index_elements=["peer", "row_guid"])
-                rep.landed += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
-            if page.next_cursor != cursor:
-                save_cursor(s, peer, page.next_cursor, len(values))
-        failpoints.hit(FP_AFTER_LAND)
-        rep.pages += 1
-        rep.rows += len(values)
-        cursor = page.next_cursor
-        if not page.has_more or not page.items:
-            break
-    rep.cursor = cursor
+        rep.landed += insert_ignore(s, InboundRow, values, ("peer", "row_guid"))
+
+    rep.pages, rep.rows, rep.cursor = pull_pages(
+        db, peer, client, path, land, page_size=page_size, max_pages=max_pages
+    )
     return rep
 
 

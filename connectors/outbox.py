@@ -44,14 +44,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.errors import CircuitOpen, ConnectorError, translate
 from connectors.models import EventCursor, OutboxRow
 from connectors.soap import Receipt
 from core import failpoints
-from core.db import Database, utcnow
+from core.db import Database, insert_ignore, utcnow
 from core.events import events_after
 from core.settings import PeerSettings
 
@@ -154,37 +153,11 @@ class DeliveryReport:
         return dict(vars(self))
 
 
-def insert_ignore(session: Session, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> int:
-    """Bulk ``INSERT ... ON CONFLICT (key) DO NOTHING`` through the driver's executemany; returns rows
-    inserted (SQLAlchemy's batched insert does not report a reliable total rowcount)."""
-    if not rows:
-        return 0
-    cols = list(rows[0])
-    pg = session.get_bind().dialect.name == "postgresql"
-    marks = ", ".join(f"%({c})s" if pg else f":{c}" for c in cols)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) "  # noqa: S608 - our own table/column names
-        f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
-    )
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, rows)
-        return int(cursor.rowcount or 0)
-    finally:
-        cursor.close()
-
-
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- enqueue ----------------------------------------------------------------------------------
-
-
-def _insert(session: Session) -> Any:
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-        OutboxRow
-    )
 
 
 def enqueue_rows(
@@ -201,7 +174,7 @@ def enqueue_rows(
     def flush() -> int:
         if not buf:
             return 0
-        n = insert_ignore(session, "connector_outbox", buf, ("peer", "row_guid"))
+        n = insert_ignore(session, OutboxRow, buf, ("peer", "row_guid"), fast=True)
         buf.clear()
         return int(n)
 
@@ -264,8 +237,7 @@ def enqueue_events(db: Database, peer: str, *, kinds: Sequence[str] | None = Non
                     "created_at": now,
                 }
             )
-        stmt = _insert(s).values(values).on_conflict_do_nothing(index_elements=["peer", "row_guid"])
-        n = _rowcount(s.execute(stmt))
+        n = insert_ignore(s, OutboxRow, values, ("peer", "row_guid"))
         if cur is None:
             s.add(EventCursor(peer=peer, last_event_id=evs[-1].id))
         else:

@@ -11,9 +11,8 @@ Mappings are declarative and checked at load: ``table_key`` (the vendor's record
 ``tables`` (vendor record type → contract table) and ``fields`` (vendor field → contract column);
 every target must be a column of the contract's field table. :func:`map_row` applies one.
 
-Endpoints come from Connections: inside Airflow the DAG resolves them with
-``BaseHook.get_connection``; elsewhere :func:`endpoint_from_env` reads ``AIRFLOW_CONN_<ID>``
-(URI or JSON form) the same way, so the code runs with or without Airflow.
+The registry names Connections; it never reads them: :mod:`connectors.hooks` is the one reader
+(inside Airflow through ``BaseHook.get_connection``, elsewhere ``AIRFLOW_CONN_<ID>``).
 
 Public API::
 
@@ -22,19 +21,15 @@ Public API::
     registry_for(settings) -> PeerRegistry
     PeerRegistry.peers(kind=None) ; .get(peer_id) ; .mapping_for(peer_id) -> FieldMapping | None
     map_row(row, mapping) -> tuple[str | None, dict]   # (contract table, contract-layout row)
-    endpoint_from_parts(conn_type, host, port, schema, login, password, extra) -> Endpoint
-    endpoint_from_env(conn_id, environ=os.environ) -> Endpoint
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -151,79 +146,3 @@ def map_row(row: Mapping[str, Any], mapping: FieldMapping | None) -> tuple[str |
         else:
             out[mapping.fields.get(key, key)] = value
     return table, out
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a peer answers and how we authenticate (from an Airflow Connection)."""
-
-    url: str
-    login: str | None = None
-    password: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def token(self) -> str | None:
-        """Bearer token for REST peers: ``extra.token``, else the password."""
-        tok = self.extra.get("token")
-        return str(tok) if tok else self.password
-
-    def __repr__(self) -> str:  # never print secrets
-        return f"Endpoint(url={self.url!r}, login={self.login!r})"
-
-
-def endpoint_from_parts(
-    conn_type: str | None,
-    host: str | None,
-    port: int | None,
-    schema: str | None = None,
-    login: str | None = None,
-    password: str | None = None,
-    extra: Mapping[str, Any] | str | None = None,
-) -> Endpoint:
-    """An endpoint from a Connection's fields (Airflow ``Connection`` or its env form)."""
-    extras: dict[str, Any] = json.loads(extra) if isinstance(extra, str) and extra else dict(extra or {})
-    if extras.get("endpoint"):  # a full URL, when host/port/schema cannot say it
-        return Endpoint(str(extras["endpoint"]).rstrip("/"), login or None, password or None, extras)
-    if not host:
-        raise ConfigurationError("connection has no host")
-    if "://" in host:
-        url = host.rstrip("/")
-    else:
-        scheme = "https" if (conn_type or "").lower() == "https" else "http"
-        url = f"{scheme}://{host}" + (f":{port}" if port else "")
-        if schema:
-            url += "/" + schema.strip("/")
-    return Endpoint(url, login or None, password or None, extras)
-
-
-def endpoint_from_env(conn_id: str, environ: Mapping[str, str] | None = None) -> Endpoint:
-    """Read ``AIRFLOW_CONN_<CONN_ID>`` (URI or JSON) without importing Airflow."""
-    env = os.environ if environ is None else environ
-    name = f"AIRFLOW_CONN_{conn_id.upper()}"
-    raw = env.get(name)
-    if not raw:
-        raise ConfigurationError(
-            f"no connection {conn_id!r}: set {name} (or add the Connection in Airflow)", peer=conn_id
-        )
-    if raw.lstrip().startswith("{"):
-        doc = json.loads(raw)
-        return endpoint_from_parts(
-            doc.get("conn_type"),
-            doc.get("host"),
-            doc.get("port"),
-            doc.get("schema"),
-            doc.get("login"),
-            doc.get("password"),
-            doc.get("extra"),
-        )
-    parts = urlsplit(raw)
-    return endpoint_from_parts(
-        parts.scheme,
-        parts.hostname,
-        parts.port,
-        parts.path.lstrip("/") or None,
-        unquote(parts.username) if parts.username else None,
-        unquote(parts.password) if parts.password else None,
-        None,
-    )

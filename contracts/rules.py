@@ -18,7 +18,7 @@ Public API::
 
 The case-table rules (``RULES``) each have a check in the quality suites; the department-feed rules
 (``INBOUND_RULES``: ``approval.*`` and ``status.*``) are checked by the inbound flow
-(``gateway/flows/inbound.py``) on :class:`contracts.models.DepartmentApproval` and
+(``pipeline/inbound.py``) on :class:`contracts.models.DepartmentApproval` and
 :class:`contracts.models.DepartmentStatusChange` records, which are quarantined with them.
 """
 

@@ -6,13 +6,14 @@ tables on :class:`Base`; ``migrations/`` holds the one Alembic history that crea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -36,6 +37,43 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_ignore(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    *,
+    fast: bool = False,
+) -> int:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` of ``rows`` into ``model``'s table, on SQLite or
+    PostgreSQL, in the caller's transaction; returns how many rows were new.
+
+    ``fast=True`` sends the rows through the driver's ``executemany`` (no SQLAlchemy statement per
+    row: the outbox's bulk path); the values must then be plain Python values of the columns.
+    """
+    if not rows:
+        return 0
+    if fast:
+        table = model.__table__.name  # type: ignore[attr-defined]
+        cols = list(rows[0])
+        pg = session.get_bind().dialect.name == "postgresql"
+        marks = ", ".join(f"%({c})s" if pg else f":{c}" for c in cols)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) "  # noqa: S608 - our own names
+            f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
+        )
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, list(rows))
+            return int(cursor.rowcount or 0)
+        finally:
+            cursor.close()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(key))
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)
 
 
 def is_sqlite(url: str) -> bool:

@@ -122,7 +122,7 @@ class QualitySettings(BaseModel):
 
 
 class PipelineSettings(BaseModel):
-    """The pipeline flows (gateway/flows, dags/): batch sizes, waits, the province peer."""
+    """The pipeline flows (pipeline, dags/): batch sizes, waits, the province peer."""
 
     raw_batch_rows: int = 2000  # rows per raw batch cut from a county's pulled rows
     pull_page_rows: int = 500  # rows per feed page

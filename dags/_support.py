@@ -1,16 +1,23 @@
-"""Shared wiring of the pipeline DAGs: assets, default arguments, the failure callback and the
-Connection-backed endpoint resolver. No logic of the flows lives here (see ``gateway.flows``) and
-nothing does I/O at import.
+"""Shared wiring of the pipeline DAGs: assets, default arguments, the failure callback and
+:func:`flow`, the one task body every DAG uses. No logic of the flows lives here (see ``pipeline``)
+and nothing does I/O at import.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import pendulum
 from airflow.sdk import Asset
+
+if TYPE_CHECKING:
+    from pipeline import FlowContext
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -24,7 +31,7 @@ LICENSES = Asset("tongban://licenses/issued")
 def on_task_failure(context: Any) -> None:
     """Every failed try: a ledger entry, a log line, and the failure webhook when one is set."""
     from core.runtime import current_settings
-    from gateway.flows.alerts import record_task_failure
+    from pipeline.alerts import record_task_failure
 
     ti = context.get("ti") or context.get("task_instance")
     record_task_failure(
@@ -53,16 +60,12 @@ def default_args(*, timeout_minutes: int = 20, retries: int = 3) -> dict[str, An
     }
 
 
-def flow_context() -> Any:
-    """The flows' context for a task: settings from the environment, endpoints from Connections."""
-    from airflow.sdk import BaseHook
-
-    from connectors.peer_registry import Endpoint, endpoint_from_parts
+def flow(step: Callable[Concatenate[FlowContext, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one flow step as a task body: ``step(ctx, *args)`` with the flows' context (settings
+    from the environment; clients from the connector hooks, which read Airflow's Connections),
+    closed afterwards. Steps return what XCom carries (dicts, lists, numbers)."""
     from core.runtime import current_settings
-    from gateway.flows import FlowContext
+    from pipeline import FlowContext
 
-    def resolve(conn_id: str) -> Endpoint:
-        c = BaseHook.get_connection(conn_id)
-        return endpoint_from_parts(c.conn_type, c.host, c.port, c.schema, c.login, c.password, c.extra)
-
-    return FlowContext(current_settings(), endpoints=resolve)
+    with FlowContext(current_settings()) as ctx:
+        return step(ctx, *args, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dags._support import CURATED_CASES, START, default_args
+from dags._support import CURATED_CASES, START, default_args, flow
 
 
 @dag(
@@ -32,19 +32,15 @@ from dags._support import CURATED_CASES, START, default_args
 def case_push_province() -> None:
     @task
     def enqueue_curated() -> int:
-        from dags._support import flow_context
-        from gateway.flows import push
+        from pipeline import push
 
-        with flow_context() as ctx:
-            return push.enqueue_curated(ctx)
+        return flow(push.enqueue_curated)
 
     @task
     def deliver_and_reconcile() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import push
+        from pipeline import push
 
-        with flow_context() as ctx:
-            return push.deliver(ctx)
+        return flow(push.deliver)
 
     enqueue_curated() >> deliver_and_reconcile()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dags._support import CASE_RESULTS, CURATED_CASES, RAW_CASES, START, default_args
+from dags._support import CASE_RESULTS, CURATED_CASES, RAW_CASES, START, default_args, flow
 
 
 @dag(
@@ -34,11 +34,9 @@ from dags._support import CASE_RESULTS, CURATED_CASES, RAW_CASES, START, default
 def case_quality() -> None:
     @task(outlets=[CURATED_CASES, CASE_RESULTS])
     def validate_pending_batches() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import quality
+        from pipeline import quality
 
-        with flow_context() as ctx:
-            return quality.validate_pending(ctx)
+        return flow(quality.validate_pending)
 
     validate_pending_batches()
 

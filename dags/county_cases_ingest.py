@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dags._support import RAW_CASES, START, default_args
+from dags._support import RAW_CASES, START, default_args, flow
 
 
 @dag(
@@ -34,19 +34,15 @@ from dags._support import RAW_CASES, START, default_args
 def county_cases_ingest() -> None:
     @task
     def counties() -> list[str]:
-        from dags._support import flow_context
-        from gateway.flows import ingest
+        from pipeline import ingest
 
-        with flow_context() as ctx:
-            return ingest.county_ids(ctx)
+        return flow(ingest.county_ids)
 
     @task(outlets=[RAW_CASES], max_active_tis_per_dag=4)
     def ingest_county(peer_id: str) -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import ingest
+        from pipeline import ingest
 
-        with flow_context() as ctx:
-            return ingest.ingest_county(ctx, peer_id).as_dict()
+        return flow(ingest.ingest_county, peer_id)
 
     ingest_county.expand(peer_id=counties())
 

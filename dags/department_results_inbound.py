@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dags._support import APPROVALS, START, default_args
+from dags._support import APPROVALS, START, default_args, flow
 
 
 @dag(
@@ -36,43 +36,33 @@ from dags._support import APPROVALS, START, default_args
 def department_results_inbound() -> None:
     @task
     def departments() -> list[str]:
-        from dags._support import flow_context
-        from gateway.flows import inbound
+        from pipeline import inbound
 
-        with flow_context() as ctx:
-            return inbound.department_ids(ctx)
+        return flow(inbound.department_ids)
 
     @task(outlets=[APPROVALS], max_active_tis_per_dag=4)
     def pull_approvals(peer_id: str) -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import inbound
+        from pipeline import inbound
 
-        with flow_context() as ctx:
-            return inbound.pull_approvals(ctx, peer_id)
+        return flow(inbound.pull_approvals, peer_id)
 
     @task(max_active_tis_per_dag=4)
     def pull_status_changes(peer_id: str) -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import inbound
+        from pipeline import inbound
 
-        with flow_context() as ctx:
-            return inbound.pull_status_changes(ctx, peer_id)
+        return flow(inbound.pull_status_changes, peer_id)
 
     @task
     def apply_status_changes() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import inbound
+        from pipeline import inbound
 
-        with flow_context() as ctx:
-            return inbound.apply_status_changes(ctx)
+        return flow(inbound.apply_status_changes)
 
     @task
     def publish_to_catalog() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import catalog
+        from pipeline import catalog
 
-        with flow_context() as ctx:
-            return catalog.publish(ctx)
+        return flow(catalog.publish)
 
     peers = departments()
     approvals = pull_approvals.expand(peer_id=peers)

@@ -16,7 +16,7 @@ from typing import Any
 from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from dags._support import START, default_args
+from dags._support import START, default_args, flow
 
 
 @dag(
@@ -33,11 +33,9 @@ from dags._support import START, default_args
 def license_archive() -> None:
     @task
     def archive_due_licenses() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import archive
+        from pipeline import archive
 
-        with flow_context() as ctx:
-            return archive.archive_due(ctx)
+        return flow(archive.archive_due)
 
     archive_due_licenses()
 

@@ -18,7 +18,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from dags._support import LICENSES, START, default_args
+from dags._support import LICENSES, START, default_args, flow
 
 
 @dag(
@@ -37,11 +37,9 @@ from dags._support import LICENSES, START, default_args
 def license_catalog_sync() -> None:
     @task
     def publish_to_catalog() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import catalog
+        from pipeline import catalog
 
-        with flow_context() as ctx:
-            return catalog.publish(ctx)
+        return flow(catalog.publish)
 
     publish_to_catalog()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dags._support import APPROVALS, CASE_RESULTS, LICENSES, START, default_args
+from dags._support import APPROVALS, CASE_RESULTS, LICENSES, START, default_args, flow
 
 
 @dag(
@@ -34,35 +34,27 @@ from dags._support import APPROVALS, CASE_RESULTS, LICENSES, START, default_args
 def license_issue() -> None:
     @task
     def discover_finished_cases() -> int:
-        from dags._support import flow_context
-        from gateway.flows import issue
+        from pipeline import issue
 
-        with flow_context() as ctx:
-            return issue.discover_finished(ctx)
+        return flow(issue.discover_finished)
 
     @task(outlets=[LICENSES])
     def issue_licenses() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import issue
+        from pipeline import issue
 
-        with flow_context() as ctx:
-            return issue.issue_ready(ctx)
+        return flow(issue.issue_ready)
 
     @task
     def flag_overdue() -> int:
-        from dags._support import flow_context
-        from gateway.flows import issue
+        from pipeline import issue
 
-        with flow_context() as ctx:
-            return issue.flag_overdue(ctx)
+        return flow(issue.flag_overdue)
 
     @task
     def publish_to_catalog() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import catalog
+        from pipeline import catalog
 
-        with flow_context() as ctx:
-            return catalog.publish(ctx)
+        return flow(catalog.publish)
 
     discover_finished_cases() >> issue_licenses() >> [flag_overdue(), publish_to_catalog()]
 

@@ -16,7 +16,7 @@ from typing import Any
 from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from dags._support import START, default_args
+from dags._support import START, default_args, flow
 
 
 @dag(
@@ -33,11 +33,9 @@ from dags._support import START, default_args
 def province_reconcile() -> None:
     @task
     def reconcile_and_repair() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import push
+        from pipeline import push
 
-        with flow_context() as ctx:
-            return push.deliver(ctx)
+        return flow(push.deliver)
 
     reconcile_and_repair()
 

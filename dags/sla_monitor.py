@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from dags._support import START, default_args
+from dags._support import START, default_args, flow
 
 
 @dag(
@@ -32,19 +32,15 @@ from dags._support import START, default_args
 def sla_monitor() -> None:
     @task
     def track_deadlines() -> dict[str, Any]:
-        from dags._support import flow_context
-        from gateway.flows import sla
+        from pipeline import sla
 
-        with flow_context() as ctx:
-            return sla.track(ctx)
+        return flow(sla.track)
 
     @task
     def flag_overdue_cases() -> int:
-        from dags._support import flow_context
-        from gateway.flows import sla
+        from pipeline import sla
 
-        with flow_context() as ctx:
-            return sla.flag(ctx)
+        return flow(sla.flag)
 
     track_deadlines() >> flag_overdue_cases()
 

@@ -221,10 +221,15 @@ class _ServicesHolder:
 def create_app(
     settings: Settings,
     *,
+    schema_revision: str,
     services: Services | None = None,
     background: bool = True,
 ) -> FastAPI:
-    """The sharing API for ``settings`` (``services`` injected by tests, else built on first use)."""
+    """The sharing API for ``settings`` (``services`` injected by tests, else built on first use).
+
+    ``schema_revision`` is the database revision this code expects (``/readyz`` compares it with
+    the database's); the composition root (:mod:`tongban.api_app`) reads it from the migrations.
+    """
     from gateway import api, ops, page, workers
 
     @contextlib.asynccontextmanager
@@ -264,6 +269,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.schema_revision = schema_revision
     app.state.owns_services = services is None
     if services is not None:
         app.state.services_obj = services
@@ -274,13 +280,3 @@ def create_app(
     app.include_router(page.router)
     app.add_middleware(GatewayMiddleware, api=app)
     return app
-
-
-def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (``tongban api serve``): settings from the environment."""
-    from core.logging import configure_logging
-    from core.settings import load_settings
-
-    settings = load_settings()
-    configure_logging(settings.log_level, json_format=settings.log_json)
-    return create_app(settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +23,9 @@ async def healthz() -> dict[str, str]:
     summary="readiness: database migrated, ledger writer running, license registry present",
     responses={503: {"description": "not ready; the failing checks are listed"}},
 )
-async def readyz(svc: Svc) -> JSONResponse:
-    from migrations import runner
-
-    db_check = await run_in_threadpool(check_database, svc.db, runner.head_revision())
+async def readyz(svc: Svc, request: Request) -> JSONResponse:
+    expected = str(request.app.state.schema_revision)
+    db_check = await run_in_threadpool(check_database, svc.db, expected)
     thread = svc.writer._thread
     checks = [
         db_check.as_dict(),

@@ -4,8 +4,8 @@ from connectors import models as connectors_models  # noqa: F401
 from core import casestore, events, ledger  # noqa: F401
 from core.db import Base
 from gateway import models as gateway_models  # noqa: F401
-from gateway.flows import models as flow_models  # noqa: F401
 from licenses import models as license_models  # noqa: F401
 from licenses.pki import models as pki_models  # noqa: F401
+from pipeline import models as flow_models  # noqa: F401
 
 metadata = Base.metadata

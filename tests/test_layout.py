@@ -1,4 +1,8 @@
-"""The shape of the repository: import names resolve here, every module says what it owns."""
+"""The shape of the repository: import names resolve here, every module says what it owns, and
+imports point one way (contracts <- core <- quality | connectors | licenses <- pipeline | gateway <-
+dags | migrations <- bench <- tongban; sandbox sees contracts only; the product never imports the
+sandbox). ``lint-imports`` enforces the same in ``./run lint``; this test reads every import itself,
+function-level ones included, so a new upward import fails here too."""
 
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ PACKAGES = [
     "quality",
     "connectors",
     "licenses",
+    "pipeline",
     "gateway",
     "sandbox",
+    "bench",
     "tongban",
     "dags",
     "migrations",
@@ -62,3 +68,75 @@ def test_no_secrets_in_the_repository() -> None:
         ):
             offenders.append(name)
     assert offenders == []
+
+
+# rank of each package; an import must go to a lower rank, or to itself
+RANKS = {
+    "contracts": 0,
+    "core": 1,
+    "quality": 2,
+    "connectors": 2,
+    "licenses": 2,
+    "pipeline": 3,
+    "gateway": 3,
+    "dags": 4,
+    "migrations": 4,
+    "bench": 5,
+    "tongban": 6,
+}
+SANDBOX_MAY_IMPORT = {"contracts"}
+MAY_IMPORT_SANDBOX = {"bench", "tongban"}
+
+
+def imported_packages(source: str) -> set[str]:
+    """Top-level names of every import in ``source`` (module level, function level, TYPE_CHECKING)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def layer_violations(package: str, source: str) -> list[str]:
+    """Why ``source``, a module of ``package``, breaks the layers (empty: it does not)."""
+    ours = set(RANKS) | {"sandbox"}
+    bad = []
+    for target in sorted(imported_packages(source) & ours - {package}):
+        if package == "sandbox":
+            if target not in SANDBOX_MAY_IMPORT:
+                bad.append(f"sandbox imports {target} (the peers see contracts only)")
+        elif target == "sandbox":
+            if package not in MAY_IMPORT_SANDBOX:
+                bad.append(f"{package} imports sandbox (only the CLI and benchmarks may)")
+        elif RANKS[target] >= RANKS[package]:
+            kind = "a sibling" if RANKS[target] == RANKS[package] else "upward"
+            bad.append(f"{package} imports {target} ({kind})")
+    return bad
+
+
+def test_every_import_points_down_the_layers() -> None:
+    problems = []
+    for package in [*RANKS, "sandbox"]:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for why in layer_violations(package, path.read_text(encoding="utf-8")):
+                problems.append(f"{path.relative_to(ROOT)}: {why}")
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("package", "source", "flagged"),
+    [
+        ("gateway", "def f():\n    from migrations import runner\n", True),  # upward, inside a function
+        ("bench", "from tongban import setup\n", True),
+        ("pipeline", "import gateway.app\n", True),  # siblings never import each other
+        ("licenses", "from quality.gate import QualityGate\n", True),
+        ("core", "from sandbox.faults import FaultPlan\n", True),
+        ("sandbox", "from core.db import Database\n", True),
+        ("pipeline", "from licenses import open_registry\nfrom core.db import Database\n", False),
+        ("tongban", "from sandbox.server import start\nfrom migrations import runner\n", False),
+    ],
+)
+def test_the_layer_check_flags_what_it_should(package: str, source: str, flagged: bool) -> None:
+    assert bool(layer_violations(package, source)) is flagged

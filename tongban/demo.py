@@ -10,7 +10,7 @@
    department_results_inbound → license_issue → department_results_inbound (status changes for the
    licenses just issued) → license_catalog_sync → sla_monitor, with a live progress line read from
    the database;
-5. a summary from the database, the store and the province (:func:`gateway.flows.summary.collect`).
+5. a summary from the database, the store and the province (:func:`pipeline.summary.collect`).
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
 tests drive too, so the demo's figures are checked against the same code path.
@@ -237,7 +237,7 @@ def live_counts(settings: Settings) -> str:
     from connectors.models import InboundRow, OutboxRow
     from core.casestore import CaseRow
     from core.runtime import shared_database
-    from gateway.flows.models import ISSUED, CaseLicense
+    from pipeline.models import ISSUED, CaseLicense
 
     db = shared_database(settings)
     with db.session() as s:
@@ -264,8 +264,8 @@ def demo_settings(base: Settings) -> Settings:
 
 
 def run(settings: Settings, console: Console, *, cases: int | None = None) -> int:
-    from gateway.flows import FlowContext
-    from gateway.flows.summary import collect
+    from pipeline import FlowContext
+    from pipeline.summary import collect
     from tongban import airflow_env, setup
 
     t_start = time.perf_counter()

@@ -46,7 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import events, ledger
-from core.db import Database
+from core.db import Database, insert_ignore
 from core.keys import AnyKeyStore, open_keystore
 from core.keys.base import PLATFORM_KEY, Signer
 from core.logging import log_event
@@ -784,20 +784,7 @@ class Pki:
         """A transaction holding the issuer's head row: CRL issuers run one at a time."""
         with self.db.session() as s:
             values = {"issuer": issuer, "crl_number": 0, "touched_at": _iso(self.now())}
-            if s.get_bind().dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                s.execute(
-                    pg_insert(PkiCrlHead).values(**values).on_conflict_do_nothing(index_elements=["issuer"])
-                )
-            else:
-                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-                s.execute(
-                    sqlite_insert(PkiCrlHead)
-                    .values(**values)
-                    .on_conflict_do_nothing(index_elements=["issuer"])
-                )
+            insert_ignore(s, PkiCrlHead, [values], ("issuer",))
             head = s.execute(
                 select(PkiCrlHead)
                 .where(PkiCrlHead.issuer == issuer)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.settings import Settings
-from gateway.flows import FlowContext
+from pipeline import FlowContext
 from tongban import demo
 
 
@@ -81,8 +81,8 @@ def snapshot(w: World) -> dict[str, Any]:
     from core.casestore import BatchRecord, CaseRow, HeldRow, QuarantinedRow
     from core.events import DomainEvent
     from core.ledger import LedgerHead
-    from gateway.flows.models import Approval, CaseDeadline, CaseLicense, RawBatch, StatusChange
     from licenses.models import LicenseRecord, LicenseStatusChange
+    from pipeline.models import Approval, CaseDeadline, CaseLicense, RawBatch, StatusChange
 
     ctx = w.ctx
     doc: dict[str, Any] = {}

@@ -48,9 +48,9 @@ def test_the_chain_on_celery_workers_with_postgresql_and_redis(
     from sqlalchemy import select
 
     from core.health import HEARTBEAT_STREAM
-    from gateway.flows.models import AWAITING, ISSUED, Approval, CaseLicense
-    from gateway.flows.summary import collect
     from migrations import runner
+    from pipeline.models import AWAITING, ISSUED, Approval, CaseLicense
+    from pipeline.summary import collect
 
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()  # this run's broker database starts empty

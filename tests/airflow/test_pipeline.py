@@ -55,7 +55,7 @@ def plain(airflow_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def test_county_cases_ingest(plain: World) -> None:
     from connectors.models import InboundRow, PullCursor
-    from gateway.flows.models import RawBatch
+    from pipeline.models import RawBatch
 
     run("county_cases_ingest")
     ctx = plain.ctx
@@ -85,7 +85,7 @@ def test_case_quality(plain: World) -> None:
     assert counts["accepted"] == len(exp["valid_guids"])
     assert counts["held_open"] == len(exp["held_guids"])
     assert counts["quarantined_open"] == exp["defects"]
-    from gateway.flows.quality import pending_batches
+    from pipeline.quality import pending_batches
 
     assert pending_batches(ctx) == []
 
@@ -98,7 +98,7 @@ def test_case_push_province(plain: World) -> None:
 
 
 def test_department_results_inbound(plain: World) -> None:
-    from gateway.flows.inbound import inbound_counts
+    from pipeline.inbound import inbound_counts
 
     run("department_results_inbound")
     served = sum(len(d.served_approvals) for d in plain.peers.departments.values())
@@ -110,7 +110,7 @@ def test_department_results_inbound(plain: World) -> None:
 
 
 def test_license_issue(plain: World) -> None:
-    from gateway.flows.models import AWAITING, ISSUED, Approval, CaseLicense
+    from pipeline.models import AWAITING, ISSUED, Approval, CaseLicense
 
     run("license_issue")
     ctx = plain.ctx
@@ -126,8 +126,8 @@ def test_license_issue(plain: World) -> None:
 
 
 def test_second_inbound_applies_status_changes_and_the_figures_match(plain: World) -> None:
-    from gateway.flows.models import StatusChange
-    from gateway.flows.summary import collect
+    from pipeline.models import StatusChange
+    from pipeline.summary import collect
 
     run("department_results_inbound")
     ctx = plain.ctx
@@ -170,8 +170,8 @@ def test_sla_monitor_watches_every_accepted_case(plain: World) -> None:
 
     from core import ledger
     from core.casestore import CaseRow
-    from gateway.flows.context import FLOW_STREAM
-    from gateway.flows.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
+    from pipeline.context import FLOW_STREAM
+    from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
     run("sla_monitor")
     today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
@@ -224,7 +224,7 @@ def test_license_archive_runs_and_nothing_just_issued_is_due(plain: World) -> No
 
 
 def test_late_approval_data_is_issued_when_it_arrives(plain: World) -> None:
-    from gateway.flows.models import AWAITING, CaseLicense
+    from pipeline.models import AWAITING, CaseLicense
 
     with plain.ctx.db.session() as s:
         waiting = int(
@@ -244,7 +244,7 @@ def test_late_approval_data_is_issued_when_it_arrives(plain: World) -> None:
 def test_a_status_change_no_dag_made_reaches_the_catalog_with_license_catalog_sync(plain: World) -> None:
     """An issuing department suspends a license through the sharing API (here: the registry call the
     API makes); the next license_catalog_sync run delivers that change to the province, once."""
-    from gateway.flows.models import ISSUED, CaseLicense
+    from pipeline.models import ISSUED, CaseLicense
 
     with plain.ctx.db.session() as s:
         lid = s.scalars(select(CaseLicense.license_id).where(CaseLicense.state == ISSUED)).first()
@@ -283,7 +283,7 @@ def faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
 
 
 def _faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
-    from gateway.flows.summary import collect
+    from pipeline.summary import collect
     from sandbox.faults import FaultPlan
 
     plan = FaultPlan.spread(0.25, seed=seed, timeout_s=1.5, oversized_bytes=512 * 1024)
@@ -308,8 +308,8 @@ def _faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
         assert f["rows_quarantined"] == exp["defects"]
         assert f["rows_held"] == len(exp["held_guids"])
         # one license per finished case with approval data, all verifying; the rest awaiting
-        from gateway.flows.models import AWAITING, ISSUED, Approval, CaseLicense
         from licenses.models import LicenseRecord
+        from pipeline.models import AWAITING, ISSUED, Approval, CaseLicense
 
         with w.ctx.db.session() as s:
             cases = list(s.scalars(select(CaseLicense)))

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.errors import AuthError, ConfigurationError
 from connectors.feeds import Auth, FeedClient
-from connectors.hooks import ConnectorHook, get_connection, rest_auth
+from connectors.hooks import PeerHook, get_connection, rest_auth
 from connectors.peer_registry import DEFAULT_REGISTRY, PeerEntry, load_registry
 from connectors.soap import ProvinceSoapClient
 from contracts.wire import APPROVALS_PATH
@@ -151,10 +151,10 @@ def test_hooks_build_rest_clients_with_bearer_and_hmac(monkeypatch: pytest.Monke
         d_peer = PeerEntry(id="d", kind="department", region_code="510129", conn_id="dpt", protocol="rest")
         _conn(monkeypatch, "cty", county.port, password="county-token")
         _conn(monkeypatch, "dpt", dsrv.port, login="dept", password=SECRET, extra={"auth": "hmac"})
-        c = ConnectorHook(c_peer, timing=FAST).get_conn()
+        c = PeerHook(c_peer, timing=FAST).get_conn()
         assert isinstance(c, FeedClient) and c.auth.kind == "bearer"
         assert len(c.page(FEED_PATH, None, 5).items) == 5
-        d = ConnectorHook(d_peer, timing=FAST).get_conn()
+        d = PeerHook(d_peer, timing=FAST).get_conn()
         assert isinstance(d, FeedClient) and d.auth.kind == "hmac"
         page = d.page(APPROVALS_PATH, None, 100)
         assert len(page.items) == 10 and not page.has_more  # 30 cases, every third finished
@@ -162,19 +162,19 @@ def test_hooks_build_rest_clients_with_bearer_and_hmac(monkeypatch: pytest.Monke
         _conn(monkeypatch, "dpt", dsrv.port, login="dept", password="wrong", extra={"auth": "hmac"})
         before = dept.requests
         with pytest.raises(AuthError):
-            ConnectorHook(d_peer, timing=FAST).get_conn().page(APPROVALS_PATH, None, 10)
+            PeerHook(d_peer, timing=FAST).get_conn().page(APPROVALS_PATH, None, 10)
         assert dept.requests == before + 1
         _conn(monkeypatch, "dpt", dsrv.port, password="county-token")
         with pytest.raises(AuthError):
-            ConnectorHook(d_peer, timing=FAST).get_conn().page(APPROVALS_PATH, None, 10)
+            PeerHook(d_peer, timing=FAST).get_conn().page(APPROVALS_PATH, None, 10)
         # the province over SOAP and a hook that cannot be built say why
         p_peer = PeerEntry(id="p", kind="province", region_code="510000", conn_id="prv", protocol="soap")
         _conn(monkeypatch, "prv", 8701, login="u", password="p")
-        assert isinstance(ConnectorHook(p_peer).get_conn(), ProvinceSoapClient)
+        assert isinstance(PeerHook(p_peer).get_conn(), ProvinceSoapClient)
         x_peer = PeerEntry(
             id="x", kind="province", region_code="510000", conn_id="prv", protocol="exchange_table"
         )
-        ok, why = ConnectorHook(x_peer).test_connection()
+        ok, why = PeerHook(x_peer).test_connection()
         assert not ok and "extra.url" in why
     finally:
         county.close()

@@ -25,6 +25,7 @@ from gateway.clients import NewClient, add_client
 from gateway.ports import LicensePort
 from gateway.ratelimit import RateLimiter
 from gateway.services import Services, build_services
+from migrations import runner
 from tongban import setup
 
 DEPT_A = "11510129008589710X"  # a department (USCC from DOMAIN.md)
@@ -192,7 +193,7 @@ async def make_gateway(gw_settings: Settings) -> AsyncIterator[Callable[..., Any
         svc = build_services(s, **kwargs)
         if no_licenses:
             svc.licenses = None
-        app = create_app(s, services=svc, background=False)
+        app = create_app(s, schema_revision=runner.head_revision(), services=svc, background=False)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway.test")
         made.append((svc, client))
         return Gateway(s, svc, client, svc.db)

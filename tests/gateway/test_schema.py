@@ -14,6 +14,7 @@ from core.settings import Settings
 from gateway.app import create_app
 from gateway.clients import add_client
 from gateway.services import build_services
+from migrations import runner
 from tests.gateway.conftest import DEPT_A, PURPOSE, TYPE_BIZ
 
 CHECKS = [
@@ -30,7 +31,7 @@ def test_api_conforms_to_its_openapi_document(gw_settings: Settings) -> None:
     s = gw_settings.model_copy(update={"api": gw_settings.api.model_copy(update={"rate_limit_burst": 10**6})})
     svc = build_services(s)
     try:
-        app = create_app(s, services=svc, background=False)
+        app = create_app(s, schema_revision=runner.head_revision(), services=svc, background=False)
         client = add_client(
             svc.db, DEPT_A, types=[TYPE_BIZ], purposes=[PURPOSE], roles=["share", "status", "holder_portal"]
         )

@@ -39,7 +39,7 @@ def serve(
         metrics_dir = prepare_multiprocess_metrics(s.data_dir)
         console.print(f"[dim]{n} workers; /metrics adds up every worker ({metrics_dir})[/dim]")
     uvicorn.run(
-        "gateway.app:app_from_env",
+        "tongban.api_app:app_from_env",
         factory=True,
         host=host or s.api.host,
         port=port or s.api.port,

@@ -2,7 +2,7 @@
 
     tongban cases deadlines [--state overdue|open|done|done_late|all] [--limit N] [--refresh] [--json]
 
-``--refresh`` runs the monitor now (``gateway.flows.sla``: track deadlines, then flag overdue cases),
+``--refresh`` runs the monitor now (``pipeline.sla``: track deadlines, then flag overdue cases),
 as the ``sla_monitor`` DAG does every hour. Exit codes: 0 listed; 2 missing setup (with what to do).
 """
 
@@ -27,8 +27,8 @@ def deadlines(
     """Cases by deadline (承诺办结日期 + special procedures): overdue ones first of all."""
     from sqlalchemy import select
 
-    from gateway.flows import FlowContext, sla
-    from gateway.flows.models import CaseDeadline
+    from pipeline import FlowContext, sla
+    from pipeline.models import CaseDeadline
 
     if state not in STATES:
         fail(f"unknown state {state!r}", hint=f"use one of {', '.join(STATES)}")

@@ -25,7 +25,7 @@ from connectors.soap import ProvinceSoapClient
 from contracts.fields import TABLES
 from core.casestore import STATE_ACCEPTED, CaseRow, CaseStore
 from core.errors import CoreError
-from gateway.flows.context import FlowContext
+from pipeline.context import FlowContext
 
 STATE_QUEUED, STATE_PUSHED = "queued", "pushed"
 
@@ -60,17 +60,10 @@ def enqueue_curated(ctx: FlowContext, *, page: int = 2000) -> int:
 
 
 def province_client(ctx: FlowContext) -> ProvinceSoapClient:
-    peer = province_peer(ctx)
-    ep = ctx.endpoint(peer)
-    return ProvinceSoapClient(
-        ep.url,
-        peer=peer,
-        username=ep.login,
-        password=ep.password,
-        timing=ctx.timing,
-        recorder=ctx.recorder(),
-        pool=max(2, ctx.settings.peers.outbox_concurrency),
-    )
+    """The province's SOAP client, from its hook (pool sized for the outbox's concurrency)."""
+    hook = ctx.hook(province_peer(ctx), pool=max(2, ctx.settings.peers.outbox_concurrency))
+    client: ProvinceSoapClient = hook.get_conn()
+    return client
 
 
 def deliver(ctx: FlowContext, *, kinds: tuple[str, ...] = ("case_row",)) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The flows' glue without Airflow: feed pull by position (duplicates and broken rows kept, crash
-resume), the vendor mapping, the approval gate, overdue flags, failure records and the webhook."""
+resume), the vendor mapping, overdue flags, failure records and the webhook."""
 
 from __future__ import annotations
 
@@ -21,13 +21,12 @@ from core import failpoints, ledger
 from core.db import Database, utcnow
 from core.errors import FailpointHit
 from core.settings import Settings
-from gateway.flows import FlowContext
-from gateway.flows.alerts import FAILURE_STREAM, record_task_failure
-from gateway.flows.context import FLOW_STREAM
-from gateway.flows.inbound import check_approval
-from gateway.flows.issue import flag_overdue
-from gateway.flows.models import AWAITING, CaseLicense
 from migrations import runner
+from pipeline import FlowContext
+from pipeline.alerts import FAILURE_STREAM, record_task_failure
+from pipeline.context import FLOW_STREAM
+from pipeline.issue import flag_overdue
+from pipeline.models import AWAITING, CaseLicense
 from sandbox.countyfeed import CountyFeed, to_vendor_b
 from sandbox.server import RunningServer, start
 
@@ -99,73 +98,6 @@ def test_vendor_mapping_round_trips_every_contract_column() -> None:
         row = {"table": table, **{c: f"v-{c}" for c in TABLES[table].columns}}
         got_table, got = map_row(to_vendor_b(row), mapping)
         assert got_table == table and got == row
-
-
-def _approval(**over: Any) -> dict[str, Any]:
-    from contracts.catalog import load_catalog
-
-    item = next(
-        i
-        for i in load_catalog().items
-        if i.license and i.region_code == "510129" and "holders" not in i.approval_keys
-    )
-    assert item.license is not None
-    doc = {
-        "approval_id": "AP-1",
-        "project_no": "51012926010100000001",
-        "task_code": item.task_code,
-        "type_code": item.license.type_code,
-        "org_code": item.department,
-        "approved_date": "2026-01-05",
-        "sent_at": "2026-01-05T10:00:00+08:00",
-        "fields": {k: "某值" for k in item.approval_keys},
-    }
-    doc.update(over)
-    return doc
-
-
-def test_approval_gate_names_every_reason() -> None:
-    ok, reasons = check_approval(_approval())
-    assert ok is not None and reasons == []
-    _, reasons = check_approval(_approval(type_code="11100000YL0000020J001", fields={}))
-    rules = {r["rule_id"] for r in reasons}
-    assert rules == {"approval.type_mismatch", "approval.missing_field"}
-    _, reasons = check_approval(_approval(task_code="NOSUCHITEM"))
-    assert [r["rule_id"] for r in reasons] == ["approval.unknown_item"]
-    _, reasons = check_approval(_approval(approved_date="2026/01/05"))
-    assert reasons and reasons[0]["rule_id"] == "approval.schema" and reasons[0]["field"] == "approved_date"
-
-
-def test_department_feed_reasons_are_contract_rule_ids() -> None:
-    """Every reason the inbound flow gives is a rule of contracts.rules (never a free string), with a
-    description for the quarantine report; none collides with a case-table rule."""
-    from contracts.rules import INBOUND_RULES, RULES
-    from gateway.flows.inbound import check_status_change
-
-    given = {r["rule_id"] for r in check_approval(_approval(type_code="11100000YL0000020J001", fields={}))[1]}
-    given |= {r["rule_id"] for r in check_approval(_approval(task_code="NOSUCHITEM"))[1]}
-    given |= {r["rule_id"] for r in check_status_change({"action": "explode"})}
-    # the status-change gate is the contract model the department OpenAPI document is made from
-    good = {
-        "change_id": "SC-1",
-        "type_code": "11100000YL0000012P001",
-        "license_no": "NO-1",
-        "project_no": "510129000000000003",
-        "action": "suspend",
-        "reason": "经营场所与登记不符",
-        "changed_at": "2026-11-20T10:00:00+08:00",
-    }
-    assert check_status_change(good) == []
-    for bad, field in (({"changed_at": "yesterday"}, "changed_at"), ({"action": "explode"}, "action")):
-        reasons = check_status_change({**good, **bad})
-        assert [(r["rule_id"], r["field"]) for r in reasons] == [("status.schema", field)], reasons
-    assert given and given <= set(INBOUND_RULES)
-    assert not set(INBOUND_RULES) & set(RULES)
-    assert all(r.description and r.severity == "quarantine" for r in INBOUND_RULES.values())
-    assert {r.tables for r in INBOUND_RULES.values()} == {
-        ("department_approval",),
-        ("department_status_change",),
-    }
 
 
 def test_overdue_cases_are_flagged_once(database: Database, settings: Settings) -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from core.casestore import BatchRecord
 from core.store import Zone
-from gateway.flows.context import FlowContext
-from gateway.flows.models import RawBatch
+from pipeline.context import FlowContext
+from pipeline.models import RawBatch
 
 
 def pending_batches(ctx: FlowContext) -> list[RawBatch]:

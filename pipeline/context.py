@@ -1,18 +1,19 @@
 """What every flow step needs, built lazily from the settings: database, object store, peer
-registry and endpoints, the quality gate, the license registry and its trust anchors.
+registry and the clients of its peers, the quality gate, the license registry and its trust anchors.
 
-Endpoints are resolved through a callable (``conn_id -> Endpoint``): DAG tasks pass one backed by
-Airflow Connections, everything else reads ``AIRFLOW_CONN_<ID>`` from the environment.
+Clients come from the connector hooks (:class:`connectors.hooks.PeerHook`), which read the
+Connection each registry entry names — inside Airflow through its Connection lookup, elsewhere
+from ``AIRFLOW_CONN_<ID>``. No flow builds a client by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from connectors.peer_registry import Endpoint, PeerRegistry, endpoint_from_env, registry_for
+from connectors.hooks import PeerHook
+from connectors.peer_registry import PeerRegistry, registry_for
 from connectors.resilience import Timing
 from core.db import Database
 from core.settings import Settings
@@ -28,7 +29,6 @@ FLOW_STREAM = "pipeline.flows"  # ledger stream of the flows' own decisions (fla
 @dataclass
 class FlowContext:
     settings: Settings
-    endpoints: Callable[[str], Endpoint] = field(default=endpoint_from_env)
     database: Database | None = None
 
     @classmethod
@@ -53,8 +53,9 @@ class FlowContext:
     def peers(self) -> PeerRegistry:
         return registry_for(self.settings)
 
-    def endpoint(self, peer_id: str) -> Endpoint:
-        return self.endpoints(self.peers.get(peer_id).conn_id)
+    def hook(self, peer_id: str, *, pool: int = 4) -> PeerHook:
+        """The hook of a registry peer (timing from the settings, exchanges to the message log)."""
+        return PeerHook(self.peers.get(peer_id), timing=self.timing, recorder=self.recorder(), pool=pool)
 
     @cached_property
     def timing(self) -> Timing:

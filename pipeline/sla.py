@@ -27,8 +27,8 @@ from contracts.calendar import default_calendar
 from core import ledger
 from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
-from gateway.flows.context import FLOW_STREAM, FlowContext
-from gateway.flows.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
+from pipeline.context import FLOW_STREAM, FlowContext
+from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACCEPT, RESULT, SPECIAL = "up_pro_accept", "up_pro_result", "up_pro_special_procedure"

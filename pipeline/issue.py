@@ -14,7 +14,7 @@
    (signature, chain, timestamp, registry status).
 
 The domain events the registry records (``license.issued``) reach the province catalog through
-:func:`gateway.flows.catalog.publish`.
+:func:`pipeline.catalog.publish`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.catalog import load_catalog
 from contracts.errors import CatalogError
 from core import ledger
 from core.casestore import CaseRow
-from core.db import utcnow
-from gateway.flows.context import FLOW_STREAM, FlowContext
-from gateway.flows.models import AWAITING, FAILED, ISSUED, Approval, CaseLicense
+from core.db import insert_ignore, utcnow
+from pipeline.context import FLOW_STREAM, FlowContext
+from pipeline.models import AWAITING, FAILED, ISSUED, Approval, CaseLicense
 
 RESULT_GRANTED = "1"
 
@@ -92,11 +91,7 @@ def discover_finished(ctx: FlowContext, *, now: datetime | None = None, page: in
                         "updated_at": stamp,
                     }
                 )
-            if values:
-                dialect = s.get_bind().dialect.name
-                ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CaseLicense)
-                stmt = ins.values(values).on_conflict_do_nothing(index_elements=["project_no", "type_code"])
-                new += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+            new += insert_ignore(s, CaseLicense, values, ("project_no", "type_code"))
 
 
 def _ready(

@@ -5,11 +5,9 @@ Both come from each department system in the peer registry as cursor-paged REST 
 transaction** that advances the feed's cursor (``connector_pull_cursor``, keys
 ``<peer>:approvals`` and ``<peer>:status``), so a crash resumes with no gap and no duplicate.
 
-The gate for approval data (审批结果数据): the contract's model
-(:class:`contracts.models.DepartmentApproval`) and the service item catalog — the item exists and
-ends in a license, the license type and the approving department are the item's, and every face
-field the catalog sources from ``approval`` is present. Failing rows go to the case store's
-quarantine (table ``department_approval``) with every reason; passing ones to ``flow_approvals``
+The gate for approval data (审批结果数据) and status changes is the quality package's
+(:mod:`quality.inbound`: the contract's model and the service item catalog). Failing rows go to the
+case store's quarantine (table ``department_approval``) with every reason; passing ones to ``flow_approvals``
 (idempotent by ``approval_id``).
 
 Status changes (:func:`apply_status_changes`) go through the license lifecycle rules
@@ -28,22 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors.feeds import FeedClient, Page, read_cursor, save_cursor
-from connectors.hooks import rest_auth
+from connectors.feeds import FeedClient, Page, pull_pages
 from contracts import rules as R
-from contracts.catalog import load_catalog
-from contracts.errors import CatalogError
-from contracts.models import DepartmentApproval, DepartmentStatusChange
 from contracts.wire import APPROVALS_PATH, STATUS_CHANGES_PATH
 from core.casestore import CaseStore, QuarantineIn
-from core.db import utcnow
-from gateway.flows.context import FlowContext
-from gateway.flows.models import (
+from core.db import insert_ignore, utcnow
+from pipeline.context import FlowContext
+from pipeline.models import (
     APPLIED,
     AWAITING,
     FAILED,
@@ -53,6 +45,7 @@ from gateway.flows.models import (
     CaseLicense,
     StatusChange,
 )
+from quality.inbound import check_approval, check_status_change, reason
 
 APPROVAL_TABLE = "department_approval"
 STATUS_TABLE = "license_status_change"
@@ -76,95 +69,31 @@ def department_ids(ctx: FlowContext) -> list[str]:
     return [p.id for p in ctx.peers.peers("department")]
 
 
-def _reason(rule_id: str, fld: str | None, detail: str) -> dict[str, Any]:
-    return {"rule_id": rule_id, "field": fld, "detail": detail[:300]}
-
-
-def check_approval(row: Mapping[str, Any]) -> tuple[DepartmentApproval | None, list[dict[str, Any]]]:
-    """The approval and no reasons, or None and every reason it fails."""
-    try:
-        appr = DepartmentApproval.model_validate({k: v for k, v in row.items() if k != "late"})
-    except ValidationError as exc:
-        return None, [
-            _reason(R.APPROVAL_SCHEMA, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
-            for e in exc.errors()
-        ]
-    reasons: list[dict[str, Any]] = []
-    try:
-        item = load_catalog().item(appr.task_code)
-    except CatalogError:
-        return None, [_reason(R.APPROVAL_UNKNOWN_ITEM, "task_code", f"no service item {appr.task_code}")]
-    if item.license is None:
-        return None, [_reason(R.APPROVAL_NO_LICENSE, "task_code", f"{item.name} does not end in a license")]
-    if appr.type_code != item.license.type_code:
-        reasons.append(
-            _reason(R.APPROVAL_TYPE_MISMATCH, "type_code", f"{item.name} issues {item.license.type_code}")
-        )
-    if appr.org_code != item.department:
-        reasons.append(
-            _reason(R.APPROVAL_ORG_MISMATCH, "org_code", f"{item.name} is decided by {item.department}")
-        )
-    for key in dict.fromkeys(item.approval_keys):
-        if key == "holders":
-            if not appr.holders:
-                reasons.append(
-                    _reason(R.APPROVAL_MISSING_FIELD, "holders", "the item takes its holders from approval")
-                )
-        elif not appr.fields.get(key):
-            reasons.append(
-                _reason(R.APPROVAL_MISSING_FIELD, f"fields.{key}", f"{key} is sourced from approval")
-            )
-    return (None if reasons else appr), reasons
-
-
-def check_status_change(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every reason a status-change record fails its contract (:class:`DepartmentStatusChange`)."""
-    try:
-        DepartmentStatusChange.model_validate(row)
-    except ValidationError as exc:
-        return [
-            _reason(R.STATUS_SCHEMA, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
-            for e in exc.errors()
-        ]
-    return []
-
-
-def _insert(session: Session, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def _page_hash(peer: str, feed: str, cursor: str | None, page: Page) -> str:
     body = json.dumps([peer, feed, cursor, page.items], ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _client(ctx: FlowContext, peer_id: str) -> FeedClient:
-    ep = ctx.endpoint(peer_id)
-    return FeedClient(ep.url, peer=peer_id, auth=rest_auth(ep), timing=ctx.timing, recorder=ctx.recorder())
-
-
 def _pull(ctx: FlowContext, peer_id: str, feed: str, path: str, land: Any) -> InboundReport:
     rep = InboundReport(peer_id, feed)
-    key = f"{peer_id}:{feed}"
-    client = _client(ctx, peer_id)
+    hook = ctx.hook(peer_id)
+    client: FeedClient = hook.get_conn()
+
+    def land_page(s: Session, cursor: str | None, page: Page) -> None:
+        land(s, rep, _page_hash(peer_id, feed, cursor, page), [r for _, r in page.items])
+
     try:
-        with ctx.db.session() as s:
-            cursor = read_cursor(s, key)
-        while True:
-            page = client.page(path, cursor, ctx.settings.pipeline.pull_page_rows)
-            with ctx.db.session() as s:
-                land(s, rep, _page_hash(peer_id, feed, cursor, page), [r for _, r in page.items])
-                if page.next_cursor != cursor:
-                    save_cursor(s, key, page.next_cursor, len(page.items))
-            rep.pages += 1
-            rep.rows += len(page.items)
-            cursor = page.next_cursor
-            if not page.has_more or not page.items:
-                return rep
+        rep.pages, rep.rows, _ = pull_pages(
+            ctx.db,
+            f"{peer_id}:{feed}",
+            client,
+            path,
+            land_page,
+            page_size=ctx.settings.pipeline.pull_page_rows,
+        )
+        return rep
     finally:
-        if client.recorder is not None:
-            client.recorder.flush()  # type: ignore[attr-defined]
+        hook.recorder.flush()  # type: ignore[union-attr]
         client.close()
 
 
@@ -219,9 +148,7 @@ def pull_approvals(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
                     "received_at": now,
                 }
             )
-        if good:
-            stmt = _insert(s, Approval).values(good).on_conflict_do_nothing(index_elements=["approval_id"])
-            rep.accepted += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+        rep.accepted += insert_ignore(s, Approval, good, ("approval_id",))
         _quarantine(s, rep, batch, APPROVAL_TABLE, bad)
 
     return _pull(ctx, peer_id, "approvals", APPROVALS_PATH, land).as_dict()
@@ -252,9 +179,7 @@ def pull_status_changes(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
                     "received_at": now,
                 }
             )
-        if good:
-            stmt = _insert(s, StatusChange).values(good).on_conflict_do_nothing(index_elements=["change_id"])
-            rep.accepted += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+        rep.accepted += insert_ignore(s, StatusChange, good, ("change_id",))
         _quarantine(s, rep, batch, STATUS_TABLE, bad)
 
     return _pull(ctx, peer_id, "status", STATUS_CHANGES_PATH, land).as_dict()
@@ -303,7 +228,7 @@ def _settle(
                     QuarantineIn(
                         batch_hash=hashlib.sha256(f"status:{change.change_id}".encode()).hexdigest(),
                         reasons=[
-                            _reason(
+                            reason(
                                 rule,
                                 "license_no" if rule.endswith("unknown_license") else "action",
                                 detail or "",
@@ -320,8 +245,8 @@ def _settle(
 
 def apply_status_changes(ctx: FlowContext) -> dict[str, Any]:
     """Apply pending status changes in arrival order (see the module docstring)."""
-    from gateway.flows.issue import discover_finished
     from licenses import TransitionRefused
+    from pipeline.issue import discover_finished
 
     counts = {"applied": 0, "quarantined": 0, "pending": 0}
     discover_finished(ctx)  # a change may name the license of a case that finished a moment ago

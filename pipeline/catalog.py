@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from connectors import outbox
-from gateway.flows.context import FlowContext
-from gateway.flows.push import deliver, province_peer
+from pipeline.context import FlowContext
+from pipeline.push import deliver, province_peer
 
 CATALOG_KINDS = ("license.issued", "license.status_changed")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.flows.context import FlowContext
+from pipeline.context import FlowContext
 
 
 class ArchiveIncomplete(RuntimeError):

@@ -18,10 +18,10 @@ from core import ledger
 from core.casestore import AcceptedRow, CaseStore
 from core.db import Database
 from core.settings import Settings
-from gateway.flows import FlowContext, sla
-from gateway.flows.context import FLOW_STREAM
-from gateway.flows.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 from migrations import runner
+from pipeline import FlowContext, sla
+from pipeline.context import FLOW_STREAM
+from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
 
 @pytest.fixture

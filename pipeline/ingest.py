@@ -19,11 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from connectors.feeds import FeedClient, inbound_after, pull_county
-from connectors.hooks import rest_auth
 from core.db import utcnow
 from core.store import Zone
-from gateway.flows.context import FlowContext
-from gateway.flows.models import RawBatch
+from pipeline.context import FlowContext
+from pipeline.models import RawBatch
 
 CONTENT_JSONL = "application/x-ndjson"
 
@@ -35,10 +34,6 @@ class IngestReport:
     pages: int = 0
     batches: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def batched_rows(self) -> int:
-        return sum(int(b["rows"]) for b in self.batches)
-
     def as_dict(self) -> dict[str, Any]:
         return {"peer": self.peer, "pulled": self.pulled, "pages": self.pages, "batches": self.batches}
 
@@ -49,22 +44,18 @@ def county_ids(ctx: FlowContext) -> list[str]:
 
 
 def pull(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
-    entry = ctx.peers.get(peer_id)
-    endpoint = ctx.endpoint(peer_id)
-    recorder = ctx.recorder()
-    client = FeedClient(
-        endpoint.url, peer=peer_id, auth=rest_auth(endpoint), timing=ctx.timing, recorder=recorder
-    )
+    hook = ctx.hook(peer_id)
+    client: FeedClient = hook.get_conn()
     try:
         report = pull_county(
             ctx.db,
-            entry.id,
+            peer_id,
             client,
             ctx.peers.mapping_for(peer_id),
             page_size=ctx.settings.pipeline.pull_page_rows,
         )
     finally:
-        recorder.flush()
+        hook.recorder.flush()  # type: ignore[union-attr]
         client.close()
     return report.as_dict()
 
@@ -101,9 +92,9 @@ def cut_raw_batches(ctx: FlowContext, peer_id: str) -> list[dict[str, Any]]:
         out.append({"batch_hash": digest, "name": name, "rows": len(rows), "key": ref.key})
 
 
-def ingest_county(ctx: FlowContext, peer_id: str) -> IngestReport:
-    """Pull one county and cut its new rows into raw batches."""
+def ingest_county(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
+    """Pull one county and cut its new rows into raw batches; the report as a dict (for XCom)."""
     pulled = pull(ctx, peer_id)
     rep = IngestReport(peer_id, pulled=int(pulled["rows"]), pages=int(pulled["pages"]))
     rep.batches = cut_raw_batches(ctx, peer_id)
-    return rep
+    return rep.as_dict()

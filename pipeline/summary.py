@@ -17,9 +17,9 @@ from connectors.models import OutboxRow
 from core import ledger
 from core.casestore import HOLD_OPEN, Q_OPEN, BatchRecord, CaseRow, HeldRow, QuarantinedRow
 from core.store import Zone
-from gateway.flows.context import FlowContext
-from gateway.flows.inbound import APPROVAL_TABLE, STATUS_TABLE
-from gateway.flows.models import (
+from pipeline.context import FlowContext
+from pipeline.inbound import APPROVAL_TABLE, STATUS_TABLE
+from pipeline.models import (
     AWAITING,
     FAILED,
     ISSUED,
@@ -29,7 +29,7 @@ from gateway.flows.models import (
     RawBatch,
     StatusChange,
 )
-from gateway.flows.push import province_client, province_peer
+from pipeline.push import province_client, province_peer
 
 
 def _n(s: Any, q: Any) -> int:
@@ -154,7 +154,7 @@ def collect(ctx: FlowContext, *, verify: bool = True, verify_limit: int | None =
     finally:
         client.close()
     if verify:
-        from gateway.flows.issue import verify_issued
+        from pipeline.issue import verify_issued
 
         doc["verification"] = verify_issued(ctx, limit=verify_limit)
     return doc
