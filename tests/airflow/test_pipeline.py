@@ -339,7 +339,8 @@ def test_faulted_chain_seed_of_the_day(
 ) -> None:
     seed = todays_seed()
     with capsys.disabled():  # printed even when the test passes: CI logs name the seed
-        print(f"\n[faulted chain] fault seed {seed} (chosen by date from {FAULT_SEEDS})")
+        how = "TONGBAN_FAULT_SEED" if os.environ.get("TONGBAN_FAULT_SEED") else f"by date from {FAULT_SEEDS}"
+        print(f"\n[faulted chain] fault seed {seed} (chosen {how})")
     out = faulted_chain(tmp_path, seed)
     with capsys.disabled():
         print(f"[faulted chain] fault seed {seed}: injected {out['faults']}")
