@@ -1,7 +1,7 @@
 """The Airflow face of :mod:`connectors.hooks`: ``TongbanPeerHook``, a ``BaseHook`` for the
-connection type ``tongban_peer``, registered through the ``apache_airflow_provider`` entry point
+connection type ``tongban``, registered through the ``apache_airflow_provider`` entry point
 (:mod:`connectors.provider`) so the Airflow UI and ``airflow connections add --conn-type
-tongban_peer`` know it.
+tongban`` know it.
 
 This module imports Airflow at import time (a ``BaseHook`` subclass must); nothing else in
 ``connectors`` does. The flows build their clients with :class:`connectors.hooks.PeerHook`, which
@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from connectors.hooks import CONN_TYPE, Client, client_for, endpoint_from_parts
+from connectors.hooks import CONN_TYPE, Client, client_for, get_connection
 from connectors.resilience import Timing
 
 
@@ -41,10 +41,9 @@ class TongbanPeerHook(BaseHook):  # type: ignore[misc]
         self.timing = timing
 
     def get_conn(self) -> Client:
-        c = self.get_connection(self.tongban_conn_id)
-        endpoint = endpoint_from_parts(
-            c.conn_type, c.host, c.port, c.schema, c.login, c.password, dict(c.extra_dejson or {})
-        )
+        """A new client, from the Connection as :func:`connectors.hooks.get_connection` reads it
+        (the one reader: in a task through the Task SDK, elsewhere Airflow core or the env)."""
+        endpoint = get_connection(self.tongban_conn_id)
         return client_for(self.tongban_conn_id, self.protocol, endpoint, timing=self.timing)
 
     def test_connection(self) -> tuple[bool, str]:

@@ -7,7 +7,7 @@ benchmarks) :func:`get_connection` reads ``AIRFLOW_CONN_<ID>`` itself, in JSON o
 Airflow is imported lazily, inside the functions, never at import of this module; its UI learns
 the connection type from :mod:`connectors.provider` and :mod:`connectors.airflow_hook`.
 
-Connection fields (type ``tongban_peer``; ``http`` works too): ``host``/``port``/``schema`` (URL)
+Connection fields (type ``tongban``; ``http`` works too): ``host``/``port``/``schema`` (URL)
 or ``extra.endpoint`` (a full URL); ``login``/``password`` (WS-Security UsernameToken for SOAP;
 for REST the bearer token in ``password`` or ``extra.token``, or the HMAC key id and secret with
 ``extra.auth = "hmac"``); ``extra.url`` (SQLAlchemy URL of an exchange database, 前置库);
@@ -15,7 +15,7 @@ for REST the bearer token in ``password`` or ``extra.token``, or the HMAC key id
 
 Public API::
 
-    CONN_TYPE = "tongban_peer"
+    CONN_TYPE = "tongban"
     Endpoint(url, login, password, extra)     # repr never shows a secret
     get_connection(conn_id) -> Endpoint
     endpoint_from_parts(conn_type, host, port, schema, login, password, extra) -> Endpoint
@@ -41,7 +41,7 @@ from connectors.peer_registry import PeerEntry
 from connectors.resilience import Timing
 from connectors.soap import ProvinceSoapClient, Recorder
 
-CONN_TYPE = "tongban_peer"
+CONN_TYPE = "tongban"
 PROTOCOLS = ("rest", "soap", "exchange_table")
 Client = FeedClient | ProvinceSoapClient | ExchangeTableWriter
 
@@ -123,16 +123,23 @@ def endpoint_from_env(conn_id: str, environ: Mapping[str, str] | None = None) ->
 
 
 def _from_airflow(conn_id: str) -> Endpoint | None:
+    """Airflow's lookup: inside a task the Task SDK's (execution API: env, secrets backends, the
+    metadata DB); outside a task on an Airflow host (CLI, a script) Airflow core's, which reads the
+    same secrets backends and the metadata DB directly."""
     if not (os.environ.get("AIRFLOW_HOME") or os.environ.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL")):
         return None
+    c: Any = None
     try:
         from airflow.sdk import BaseHook
-    except ImportError:
-        return None
-    try:
+
         c = BaseHook.get_connection(conn_id)
-    except Exception:
-        return None
+    except Exception:  # not found by the SDK (no task context), or no Airflow
+        try:
+            from airflow.models.connection import Connection
+
+            c = Connection.get_connection_from_secrets(conn_id)
+        except Exception:
+            return None
     return endpoint_from_parts(
         c.conn_type, c.host, c.port, c.schema, c.login, c.password, dict(c.extra_dejson or {})
     )

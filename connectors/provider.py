@@ -1,5 +1,5 @@
 """Provider information for Airflow (the ``apache_airflow_provider`` entry point of the
-``tongban`` distribution): the ``tongban_peer`` connection type, its hook, and its form fields
+``tongban`` distribution): the ``tongban`` connection type, its hook, and its form fields
 declared as data (``conn-fields`` / ``ui-field-behaviour``, the Airflow 3.2+ way), so the UI
 offers the type without importing the hook. No Airflow import here."""
 

@@ -1,4 +1,4 @@
-"""The Airflow provider pattern: the ``tongban_peer`` connection type is registered through the
+"""The Airflow provider pattern: the ``tongban`` connection type is registered through the
 ``apache_airflow_provider`` entry point, Airflow's own CLI lists it and accepts it, and a
 Connection added that way reaches the flows' clients through the connector hooks; no flow or DAG
 builds a client or reads a Connection by hand."""
@@ -39,8 +39,8 @@ def test_airflow_lists_the_provider_and_its_connection_type(airflow_data_dir: Pa
     hooks = _airflow("providers", "hooks", "--output", "json")
     assert hooks.returncode == 0, hooks.stderr[-2000:]
     by_type = {h["connection_type"]: h for h in json.loads(hooks.stdout)}
-    assert by_type["tongban_peer"]["class"] == "connectors.airflow_hook.TongbanPeerHook"
-    assert by_type["tongban_peer"]["package"] == "tongban"
+    assert by_type["tongban"]["class"] == "connectors.airflow_hook.TongbanPeerHook"
+    assert by_type["tongban"]["package_name"] == "tongban"
 
 
 def test_a_connection_added_with_the_cli_builds_the_peer_client(airflow_data_dir: Path) -> None:
@@ -56,7 +56,7 @@ def test_a_connection_added_with_the_cli_builds_the_peer_client(airflow_data_dir
         "add",
         conn_id,
         "--conn-type",
-        "tongban_peer",
+        "tongban",
         "--conn-host",
         "127.0.0.1",
         "--conn-port",
@@ -69,7 +69,7 @@ def test_a_connection_added_with_the_cli_builds_the_peer_client(airflow_data_dir
     assert added.returncode == 0, added.stderr[-2000:]
     try:
         shown = _airflow("connections", "get", conn_id, "--output", "json")
-        assert json.loads(shown.stdout)[0]["conn_type"] == "tongban_peer"
+        assert json.loads(shown.stdout)[0]["conn_type"] == "tongban"
         # the flows' hook (Airflow's Connection lookup, no AIRFLOW_CONN_ variable) and Airflow's hook
         os.environ.pop(f"AIRFLOW_CONN_{conn_id.upper()}", None)
         peer = PeerEntry(
@@ -129,7 +129,7 @@ def test_only_the_hooks_read_connections() -> None:
         for p in (ROOT / pkg).rglob("*.py")
         if any(READS.search(line) for _, line in code_lines(p))
     }
-    assert readers == {"connectors/hooks.py", "connectors/airflow_hook.py"}
+    assert readers == {"connectors/hooks.py"}
 
 
 def test_the_by_hand_check_flags_what_it_should() -> None:
