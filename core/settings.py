@@ -137,7 +137,11 @@ class Settings(BaseSettings):
     """All settings of a tongban process."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TONGBAN_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+        env_prefix="TONGBAN_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        env_ignore_empty=True,  # an empty variable means "the default" (docker-compose passes ${X:-})
     )
 
     data_dir: Path = Path("var")
