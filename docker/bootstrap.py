@@ -46,7 +46,8 @@ def buckets() -> None:
         client = store.client  # type: ignore[attr-defined]
         if client.get_bucket_versioning(name).status != ENABLED:
             client.set_bucket_versioning(name, VersioningConfig(ENABLED))
-        say("airflow_init.bucket", zone=zone.value, bucket=name, versioning=client.get_bucket_versioning(name).status)
+        status = client.get_bucket_versioning(name).status
+        say("airflow_init.bucket", zone=zone.value, bucket=name, versioning=status)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         str(r["project_no"]): r
         for rows in day.rows_by_county.values()
         for r in rows
-        if r.get("table") == "up_pro_result" and isinstance(r.get("project_no"), str) and r.get("result_cert_no")
+        if r.get("table") == "up_pro_result"
+        and isinstance(r.get("project_no"), str)
+        and r.get("result_cert_no")
     }
     exclude = {str(d["project_no"]) for d in day.defects}
     for region in demo.COUNTIES:

@@ -89,7 +89,9 @@ def ensure_engine(timeout: float = 90) -> Engine:
         return Engine()
     dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
     if dockerd is None:
-        raise EngineError("no Docker engine runs and dockerd is not installed (Debian docker.io; ./run installs it)")
+        raise EngineError(
+            "no Docker engine runs and dockerd is not installed (Debian docker.io; ./run installs it)"
+        )
     if os.geteuid() != 0:
         raise EngineError("no Docker engine runs and only root can start dockerd here")
     log = DOCKERD_LOG.open("ab")
@@ -162,7 +164,7 @@ def base_image() -> str:
         (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(
-            [docker_bin(), "import", "-c", "CMD [\"bash\"]", "-", tag],
+            [docker_bin(), "import", "-c", 'CMD ["bash"]', "-", tag],
             stdin=tar.stdout,
             capture_output=True,
             text=True,

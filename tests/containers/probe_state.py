@@ -29,10 +29,10 @@ def main() -> None:
         with_approval = sorted({a.project_no for a in s.scalars(select(Approval))})
         beats = sum(1 for e in ledger.entries(s, HEARTBEAT_STREAM) if "airflow:" in e.payload)
         licenses = int(s.scalar(select(func.count()).select_from(LicenseRecord)) or 0)
-        issued = [c for c in cases.values() if c[0] == ISSUED]
+        issued = [c for c in cases.values() if c[0] == ISSUED and c[1]]
     one_pdf = None
     if issued:
-        view = ctx.licenses.get(issued[0][1], history=False)
+        view = ctx.licenses.get(str(issued[0][1]), history=False)
         one_pdf = {
             "license_id": issued[0][1],
             "type_code": view.type_code,

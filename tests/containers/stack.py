@@ -24,6 +24,7 @@ import httpx
 
 from tests.containers.engine import ROOT, EngineError, compose_bin, docker
 
+WATCHED = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-worker", "tongban-api")
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 TEST_OVERRIDE = ROOT / "docker" / "test" / "compose.test.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -143,7 +144,7 @@ class Stack:
         ps = self.compose("ps", check=False) if self.project else ""
         return f"compose ps:\n{ps}\n" + "".join(
             f"--- {s} ---\n{self.logs(s, 40)}\n"
-            for s in ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-worker", "tongban-api")
+            for s in WATCHED
             if "Up" not in "".join(line for line in ps.splitlines() if s in line)
         )
 
@@ -200,7 +201,8 @@ class Stack:
         raise TimeoutError(f"{dag_id} {run_id} did not finish:\n{self.diagnose()}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return list(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"])
+        doc = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return list(doc["task_instances"])
 
     def quiet(self, timeout: float = 600) -> None:
         """Wait until no DAG run is queued or running for a few polls in a row."""

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.containers]
 CASES = 30
 SEED = 7
 KILL_IN = "case_push_province"
+KILL_TASK = "deliver_and_reconcile"  # the task that sends rows and marks them delivered
 # each outbox batch waits here after the province has it and before it is marked delivered
 FAILPOINT = "outbox.after_send_before_mark=sleep:4000"
 HERE = Path(__file__).resolve().parent
@@ -74,26 +75,44 @@ def stack(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Any:
         s.save_logs()
         s.compose("down", "-v", "--remove-orphans", "--timeout", "20", check=False)
         TIMES["compose down"] = round(time.monotonic() - t1, 1)
-        left = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={s.project}").split()
-        vols = docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={s.project}").split()
+        label = f"label=com.docker.compose.project={s.project}"
+        left = docker("ps", "-aq", "--filter", label).split()
+        vols = docker("volume", "ls", "-q", "--filter", label).split()
         assert not left and not vols, f"left behind: containers {left}, volumes {vols}"
 
 
+def _inflight_rows(s: Stack) -> tuple[int, int]:
+    """(in flight, delivered) case rows of the outbox, read from tongban's database directly."""
+    from sqlalchemy import create_engine, text
+
+    url = f"postgresql+psycopg2://tongban:{s.values['TONGBAN_DB_PASSWORD']}@{s.ip('postgres')}:5432/tongban"
+    eng = create_engine(url)
+    try:
+        with eng.connect() as c:
+            q = "SELECT state, count(*) FROM connector_outbox WHERE kind = 'case_row' GROUP BY state"
+            got: dict[str, int] = dict(c.execute(text(q)).tuples().all())
+    finally:
+        eng.dispose()
+    return int(got.get("inflight", 0)), int(got.get("delivered", 0))
+
+
 def _kill_a_worker_mid_task(s: Stack, dag_id: str, workers: list[str]) -> dict[str, Any]:
-    """Wait for a running task of ``dag_id``, let it reach its first held batch, kill its worker."""
-    deadline = time.monotonic() + 300
+    """Wait until a worker running ``KILL_TASK`` has sent a batch it has not marked (rows in
+    flight, the failpoint holding them), then ``docker kill`` that worker."""
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         doc = s.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances", params={"state": "running"})
-        running = [t for t in doc["task_instances"] if t.get("hostname")]
-        if running:
+        running = [t for t in doc["task_instances"] if t.get("hostname") and t["task_id"] == KILL_TASK]
+        inflight, delivered = _inflight_rows(s)
+        if running and inflight:
             ti = running[0]
             host = str(ti["hostname"])
             (victim,) = [w for w in workers if w.startswith(host) or host.startswith(w[:12])]
-            time.sleep(3)  # inside the first batch's failpoint: the province has rows not yet marked
+            time.sleep(1)  # past the send, inside the failpoint's 4 s
             docker("kill", victim)
-            return {"container": victim, "hostname": host, **ti}
-        time.sleep(0.5)
-    raise TimeoutError(f"no {dag_id} task ever ran:\n{s.diagnose()}")
+            return {"container": victim, "hostname": host, "inflight": inflight, "delivered": delivered, **ti}
+        time.sleep(0.3)
+    raise TimeoutError(f"no {dag_id}.{KILL_TASK} ever had rows in flight:\n{s.diagnose()}")
 
 
 def test_the_chain_on_the_compose_deployment_survives_a_killed_worker(stack: Stack, tmp_path: Path) -> None:
@@ -115,16 +134,6 @@ def test_the_chain_on_the_compose_deployment_survives_a_killed_worker(stack: Sta
     failed = s.api("GET", "/api/v2/dags/~/dagRuns", params={"state": "failed"})["total_entries"]
     assert failed == 0
     TIMES["chain with a kill"] = round(time.monotonic() - t0, 1)
-
-    # the killed task was tried again, on the surviving worker, and succeeded
-    assert killed is not None
-    again = s.api(
-        "GET",
-        f"/api/v2/dags/{KILL_IN}/dagRuns/{killed['dag_run_id']}/taskInstances/{killed['task_id']}"
-        + (f"/{killed['map_index']}" if killed.get("map_index", -1) >= 0 else ""),
-    )
-    assert again["state"] == "success" and again["try_number"] > killed["try_number"], again
-    assert again["hostname"] != killed["hostname"], again
 
     state = probe(s, HERE / "probe_state.py")
     lic = state["one_license"]
@@ -180,6 +189,16 @@ def test_the_chain_on_the_compose_deployment_survives_a_killed_worker(stack: Sta
     assert api_verdict["valid"] or api_verdict["reasons"] == ["status_not_valid"], api_verdict
     assert f["ledger_ok"] and state["heartbeats"] > 0
     assert sum((f.get("case_deadlines") or {}).values()) > 0
+
+    # the killed task was tried again, on the surviving worker, and succeeded
+    assert killed is not None
+    again = s.api(
+        "GET",
+        f"/api/v2/dags/{KILL_IN}/dagRuns/{killed['dag_run_id']}/taskInstances/{killed['task_id']}"
+        + (f"/{killed['map_index']}" if killed.get("map_index", -1) >= 0 else ""),
+    )
+    assert again["state"] == "success" and again["try_number"] > killed["try_number"], again
+    assert again["hostname"] != killed["hostname"], again
 
 
 def _verify_through_the_sharing_api(s: Stack, lic: dict[str, Any]) -> dict[str, Any]:
