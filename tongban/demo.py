@@ -73,13 +73,20 @@ class Day:
 
 def generate_day(folder: Path, *, rows: int, seed: int = 20261125, bad_ratio: float = 0.05) -> Day:
     """Generate ``rows`` case rows over the demo counties and split them per county."""
-    from contracts.generator import GeneratorOptions, approvals_path, defects_path, write_case_files
+    from contracts.generator import GeneratorOptions, write_case_files
 
     folder.mkdir(parents=True, exist_ok=True)
+    options = GeneratorOptions(seed=seed, bad_ratio=bad_ratio, regions=COUNTIES)
+    summary = write_case_files(folder / "cases.jsonl", rows, options=options)
+    (folder / "generation.json").write_text(json.dumps(summary.as_dict(), ensure_ascii=False))
+    return load_day(folder)
+
+
+def load_day(folder: Path) -> Day:
+    """A generated day read back from its files (``cases.jsonl`` and the generator's side files)."""
+    from contracts.generator import approvals_path, defects_path
+
     out = folder / "cases.jsonl"
-    summary = write_case_files(
-        out, rows, options=GeneratorOptions(seed=seed, bad_ratio=bad_ratio, regions=COUNTIES)
-    )
     defects = [json.loads(x) for x in defects_path(out).read_text(encoding="utf-8").splitlines() if x]
     approvals = [json.loads(x) for x in approvals_path(out).read_text(encoding="utf-8").splitlines() if x]
     by_line = {int(d["line"]): str(d["project_no"]) for d in defects}
@@ -89,7 +96,8 @@ def generate_day(folder: Path, *, rows: int, seed: int = 20261125, bad_ratio: fl
             row = json.loads(line)
             project = by_line.get(n) or str(row.get("project_no") or "")
             split[project[:6]].append(row)
-    return Day(folder, out, defects, approvals, split, summary.as_dict())
+    generation = json.loads((folder / "generation.json").read_text(encoding="utf-8"))
+    return Day(folder, out, defects, approvals, split, generation)
 
 
 # --- the sandbox peers ----------------------------------------------------------------------------

@@ -6,7 +6,20 @@ from importlib.metadata import version as dist_version
 
 import typer
 
-from tongban.cli import api, audit, bench, bench_push, cases, license, outbox, pki, sandbox, store, system  # noqa: F401
+from tongban.cli import (  # noqa: F401
+    airflow,
+    api,
+    audit,
+    bench,
+    bench_push,
+    cases,
+    license,
+    outbox,
+    pki,
+    sandbox,
+    store,
+    system,
+)
 
 app = typer.Typer(
     name="tongban",
@@ -42,6 +55,7 @@ app.add_typer(pki.app, name="pki")
 app.add_typer(bench.app, name="bench")  # bench_push adds `bench push` to it
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(airflow.app, name="airflow")
 
 
 def main() -> None:
