@@ -25,7 +25,8 @@ from tests.containers.images import Images
 from tests.containers.stack import Stack, free_port, probe, wait_healthy, write_env
 from tongban.demo import PIPELINE
 
-pytestmark = [pytest.mark.containers]
+# the whole deployment (image builds on a cold machine included) outlives the 600 s default
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(2700)]
 
 CASES = 30
 SEED = 7
