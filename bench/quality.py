@@ -211,10 +211,10 @@ def run(
         from quality.engine import gx_import_seconds
 
         gx_import = gx_import_seconds()
-        from quality.gate import Batch, QualityGate, _runner
+        from quality import Batch, QualityGate, shared_runner
 
         t0 = time.perf_counter()
-        _runner("")
+        shared_runner("")
         gx_setup = time.perf_counter() - t0
 
         ours_settings = _settings(root, "ours")

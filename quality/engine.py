@@ -18,6 +18,7 @@ that lost a custom expectation would otherwise pass rows silently).
 Public API::
 
     gx_import_seconds() -> float                 # one-time import cost, measured on first use
+    shared_runner(calendar_dir="") -> (SuiteRunner, suite_hash)   # one per process and calendar
     SuiteRunner(plans)                           # plans: table -> tuple[PlannedExpectation, ...]
     .run(table, frame) -> list[RuleResult]       # RuleResult(planned, positions: int64 array)
     .expectation_count(table) -> int
@@ -37,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from quality.errors import SuiteError, SuiteExecutionError
-from quality.suites import PlannedExpectation
+from quality.suites import PlannedExpectation, plan_all, suite_hash
 from quality.vectorized import column_cache
 
 _IMPORT_SECONDS: float | None = None
@@ -160,3 +161,16 @@ class SuiteRunner:
                 raise SuiteExecutionError(f"{table}: {p.rule_id} failed without an index list")
             out.append(RuleResult(p, np.asarray(idx, dtype=np.int64)))
         return out
+
+
+_RUNNERS: dict[str, tuple[SuiteRunner, str]] = {}
+
+
+def shared_runner(calendar_dir: str = "") -> tuple[SuiteRunner, str]:
+    """One GX context and suite set per process (per calendar folder), with the hash of its suites:
+    building them costs ~0.3 s."""
+    hit = _RUNNERS.get(calendar_dir)
+    if hit is None:
+        plans = plan_all(calendar_dir=calendar_dir)
+        hit = _RUNNERS[calendar_dir] = (SuiteRunner(plans), suite_hash(plans))
+    return hit

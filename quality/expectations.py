@@ -34,6 +34,10 @@ Expectation types (snake-case names as GX registers them)::
     expect_tongban_int_not_greater           column_list=[small, large]
     expect_tongban_promise_date              column_list=[accept_date, promise_day, promise_date],
                                              aspect=match|provisional, calendar_dir
+
+Why one module of ~400 lines: it is the registry — importing it registers every expectation with
+GX, and a suite silently loses any custom expectation whose class was not imported, so the whole
+set lives (and is imported) together; each class is a few declarative lines over a kernel.
 """
 
 from __future__ import annotations

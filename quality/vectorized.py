@@ -26,6 +26,12 @@ Public API::
     uscc_ok(values) ; holder_id_checks(types, values) -> (format_ok, check_ok)
     region_ok(values) ; dates_in_order(a, b) ; int_le(a, b)
     promise_dates(accept, days, calendar) -> (expected datetime64[D], provisional bool, computable bool)
+
+Why one module of ~600 lines: every kernel is a pure array function of the same shape over the
+same per-column facts (:func:`column_cache`, ``_facts``) and character-matrix helpers
+(``_fixed_ascii``, lookup tables, ``_ymd_valid``); identifiers, dates and working days use each
+other (a resident ID embeds a birth date, a USCC an organization code). Split apart, each part
+would import the private helpers of the others; ``tests/quality/test_vectorized.py`` mirrors it.
 """
 
 # numpy's stubs do not type object arrays and ufuncs over Python types precisely enough for strict mypy
@@ -448,8 +454,8 @@ def _resident_matrix(mat: npt.NDArray[np.uint8]) -> tuple[BoolArray, BoolArray]:
     return np.asarray(fmt, dtype=bool), np.asarray(fmt & check, dtype=bool)
 
 
-_OTHER_ID_PATTERNS = {
-    # kept equal to contracts.validators._OTHER_ID_PATTERNS (a test compares them value by value)
+OTHER_ID_PATTERNS = {
+    # the shapes of contracts.validators._OTHER_ID_PATTERNS (a test compares their code types)
     "414": r"[A-Z0-9]{5,17}",
     "516": r"[HM]\d{8}(?:\d{2})?",
     "511": r"\d{8}(?:\d{2})?",
@@ -482,7 +488,7 @@ def holder_id_checks(types: Any, values: Any) -> tuple[BoolArray, BoolArray]:
             idx = np.flatnonzero(sel)
             fmt[idx] = f
             chk[idx] = c | ~f  # a format failure is reported once, as format
-    for code, pattern in _OTHER_ID_PATTERNS.items():
+    for code, pattern in OTHER_ID_PATTERNS.items():
         rows = both & (t_ser == code).to_numpy(dtype=bool)
         if rows.any():
             fmt[rows] = pd.Series(v[rows], dtype=object).str.fullmatch(pattern).to_numpy(dtype=bool)

@@ -85,7 +85,7 @@ def test_resident_id_and_holder_kernels_match_validator() -> None:
 
 
 def test_other_id_patterns_are_the_contracts_patterns() -> None:
-    assert set(K._OTHER_ID_PATTERNS) == set(V._OTHER_ID_PATTERNS)
+    assert set(K.OTHER_ID_PATTERNS) == set(V._OTHER_ID_PATTERNS)
 
 
 @given(st.text(alphabet="0123456789-T:+Z.x ", min_size=0, max_size=34))
