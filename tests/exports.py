@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 
-def check_surface(package: str, expected: list[str]) -> None:
-    """``package.__all__`` is exactly ``expected``, and every name resolves (lazy ones included) to
-    the object its defining module holds."""
+def check_surface(package: str, expected: str) -> None:
+    """``package.__all__`` is exactly the names of ``expected`` (whitespace-separated), and every name
+    resolves (lazy ones included) to the object its defining module holds."""
     module = importlib.import_module(package)
-    assert sorted(module.__all__) == sorted(expected)
+    assert sorted(module.__all__) == sorted(expected.split())
     assert len(set(module.__all__)) == len(module.__all__)
     for name in module.__all__:
         value = getattr(module, name)

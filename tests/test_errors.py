@@ -17,22 +17,8 @@ from pathlib import Path
 import pytest
 
 from contracts.errors import CODE_PATTERN, TongbanError
+from tests.test_layout import PACKAGES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = [
-    "contracts",
-    "core",
-    "quality",
-    "connectors",
-    "licenses",
-    "pipeline",
-    "gateway",
-    "sandbox",
-    "bench",
-    "tongban",
-    "dags",
-    "migrations",
-]
 # package -> its base and the module whose docstring draws its tree
 TREES = {
     "contracts": ("contracts.errors", "ContractError"),
