@@ -1,6 +1,6 @@
 """Benchmark of the quality gate: ``tongban bench quality [--json]``.
 
-Both paths take the same generated batch (``contracts.generator``, 10% planted defects) and end in
+Both paths take the same generated batch (``sandbox.generator``, 10% planted defects) and end in
 the same place — curated / held / quarantined rows written to the object store and the case store:
 
 * **ours** — :meth:`quality.gate.QualityGate.validate_batch`: parse, every rule through the
@@ -32,7 +32,6 @@ from contracts import rules as R
 from contracts import validators as V
 from contracts.calendar import default_calendar
 from contracts.fields import TABLES
-from contracts.generator import write_case_files
 from contracts.models import parse_case_row
 from contracts.regions import REGIONS
 from core.casestore import AcceptedRow, CaseStore, HeldRowIn, QuarantineIn
@@ -40,6 +39,7 @@ from core.keys.base import PLATFORM_KEY
 from core.runtime import keystore
 from core.settings import Settings
 from quality.outputs import CONTENT_JSONL, Outputs
+from sandbox.generator import write_case_files
 
 _FIELD_ERR = {
     "missing": R.FIELD_REQUIRED,

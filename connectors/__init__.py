@@ -1,7 +1,9 @@
 """Talking to other systems: SOAP (zeep) and REST (httpx) clients, the exchange-table (前置库)
 writer, Airflow hooks, the peer registry and field mappings, the delivery outbox and the message log.
 
-Modules are imported by their own name (nothing heavy is imported here). Public API::
+The names in ``__all__`` are the stable surface (pinned by ``tests/connectors/test_public_api.py``):
+the error tree is imported here; every other name loads its module on first use, so
+``import connectors`` pulls in neither airflow nor zeep, requests, httpx or SQLAlchemy. Public API::
 
     connectors.errors     ConnectorError tree (RetryableError / PermanentError …), translate(exc, ...)
     connectors.outbox     enqueue_rows(session, peer, rows) -> int
@@ -24,3 +26,100 @@ Modules are imported by their own name (nothing heavy is imported here). Public 
     connectors.messagelog MessageLogWriter(db, body_cap=) (a recorder for clients); recent(db, peer)
     connectors.resilience Timing.from_settings(settings.peers); CircuitBreaker; call_with_retry
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from connectors.errors import (
+    AuthError,
+    CircuitOpen,
+    ClientFault,
+    ConfigurationError,
+    ConnectorError,
+    FencedOff,
+    MalformedResponse,
+    NetworkError,
+    PermanentError,
+    RefusedReply,
+    ResponseTooLarge,
+    RetryableError,
+    ServerError,
+    SoapFault,
+    Timeout,
+    TransportError,
+    XmlAttack,
+    translate,
+)
+
+if TYPE_CHECKING:
+    from connectors.delivery import SoapDeliverer
+    from connectors.exchange import ExchangeTableWriter
+    from connectors.feeds import Auth, FeedClient, pull_county
+    from connectors.hooks import Endpoint, PeerHook, get_connection
+    from connectors.messagelog import MessageLogWriter
+    from connectors.outbox import Deliverer, OutboxConfig
+    from connectors.peer_registry import PeerRegistry, load_registry, map_row, registry_for
+    from connectors.resilience import CircuitBreaker, Timing, call_with_retry
+    from connectors.soap import ProvinceSoapClient
+
+# name -> the module that defines it (PEP 562: loaded on first use)
+_LAZY = {
+    "SoapDeliverer": "connectors.delivery",
+    "ExchangeTableWriter": "connectors.exchange",
+    **dict.fromkeys(("Auth", "FeedClient", "pull_county"), "connectors.feeds"),
+    **dict.fromkeys(("Endpoint", "PeerHook", "get_connection"), "connectors.hooks"),
+    "MessageLogWriter": "connectors.messagelog",
+    **dict.fromkeys(("Deliverer", "OutboxConfig"), "connectors.outbox"),
+    **dict.fromkeys(("PeerRegistry", "load_registry", "map_row", "registry_for"), "connectors.peer_registry"),
+    **dict.fromkeys(("CircuitBreaker", "Timing", "call_with_retry"), "connectors.resilience"),
+    "ProvinceSoapClient": "connectors.soap",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+__all__ = [
+    "Auth",
+    "AuthError",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "ClientFault",
+    "ConfigurationError",
+    "ConnectorError",
+    "Deliverer",
+    "Endpoint",
+    "ExchangeTableWriter",
+    "FeedClient",
+    "FencedOff",
+    "MalformedResponse",
+    "MessageLogWriter",
+    "NetworkError",
+    "OutboxConfig",
+    "PeerHook",
+    "PeerRegistry",
+    "PermanentError",
+    "ProvinceSoapClient",
+    "RefusedReply",
+    "ResponseTooLarge",
+    "RetryableError",
+    "ServerError",
+    "SoapDeliverer",
+    "SoapFault",
+    "Timeout",
+    "Timing",
+    "TransportError",
+    "XmlAttack",
+    "call_with_retry",
+    "get_connection",
+    "load_registry",
+    "map_row",
+    "pull_county",
+    "registry_for",
+    "translate",
+]

@@ -2,22 +2,23 @@
 
 ::
 
-    ConnectorError                    every error raised by connectors; peer, operation, attempt, code
-    ├── RetryableError                trying again later may succeed (the outbox and clients retry these)
-    │   ├── TransportError            the exchange failed on the way (no usable answer)
-    │   │   ├── Timeout               connect or read deadline passed          CONNECTOR_TIMEOUT
-    │   │   ├── NetworkError          refused, reset, closed mid-reply         CONNECTOR_NETWORK
-    │   │   └── ServerError           HTTP 5xx / 429 without a SOAP fault      CONNECTOR_SERVER_ERROR
-    │   ├── SoapFault                 soap:Server fault (the peer says: its fault)  CONNECTOR_SOAP_FAULT
-    │   ├── MalformedResponse         the reply is not what the contract says  CONNECTOR_MALFORMED  *
-    │   ├── CircuitOpen               the breaker of this endpoint is open     CONNECTOR_CIRCUIT_OPEN
-    │   └── FencedOff                 our claim was taken over (stale worker)  CONNECTOR_FENCED
-    └── PermanentError                the same request will fail again
-        ├── ClientFault               soap:Client fault / HTTP 4xx            CONNECTOR_CLIENT_FAULT
-        ├── AuthError                 401 / 403 / wsse rejected               CONNECTOR_AUTH
-        ├── ResponseTooLarge          reply exceeded max_response_bytes        CONNECTOR_RESPONSE_TOO_LARGE *
-        ├── XmlAttack                 DTD, entity or external reference   CONNECTOR_XML_ATTACK *
-        └── ConfigurationError        registry, mapping or connection is wrong CONNECTOR_CONFIG
+    TongbanError (contracts.errors)   the kernel: ``code``, ``message``, ``as_dict()``
+    └── ConnectorError                every error raised by connectors; peer, operation, attempt, code
+        ├── RetryableError            trying again later may succeed (the outbox and clients retry these)
+        │   ├── TransportError        the exchange failed on the way (no usable answer)
+        │   │   ├── Timeout           connect or read deadline passed          CONNECTOR_TIMEOUT
+        │   │   ├── NetworkError      refused, reset, closed mid-reply         CONNECTOR_NETWORK
+        │   │   └── ServerError       HTTP 5xx / 429 without a SOAP fault      CONNECTOR_SERVER_ERROR
+        │   ├── SoapFault             soap:Server fault (the peer's fault)     CONNECTOR_SOAP_FAULT
+        │   ├── MalformedResponse     the reply is not what the contract says  CONNECTOR_MALFORMED *
+        │   ├── CircuitOpen           the breaker of this endpoint is open     CONNECTOR_CIRCUIT_OPEN
+        │   └── FencedOff             our claim was taken over (stale worker)  CONNECTOR_FENCED
+        └── PermanentError            the same request will fail again
+            ├── ClientFault           soap:Client fault / HTTP 4xx             CONNECTOR_CLIENT_FAULT
+            ├── AuthError             401 / 403 / wsse rejected                CONNECTOR_AUTH
+            ├── ResponseTooLarge      reply exceeded max_response_bytes        CONNECTOR_RESPONSE_TOO_LARGE *
+            ├── XmlAttack             DTD, entity or external reference        CONNECTOR_XML_ATTACK *
+            └── ConfigurationError    registry, mapping or connection is wrong CONNECTOR_CONFIG
 
 A hostile or oversized reply is permanent *for that reply*: the outbox still keeps the rows it
 carried pending (the rows are not at fault) — see :mod:`connectors.outbox`.
@@ -36,8 +37,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.errors import TongbanError
 
-class ConnectorError(Exception):
+
+class ConnectorError(TongbanError):
     """Base of every error raised by ``connectors``."""
 
     code = "CONNECTOR_ERROR"
@@ -53,15 +56,12 @@ class ConnectorError(Exception):
         code: str | None = None,
         status: int | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, code=code)
         self.peer = peer
         self.operation = operation
         self.attempt = attempt
         self.attempts: int | None = None  # set when a retry budget was spent on this error
         self.status = status
-        if code is not None:
-            self.code = code
 
     def with_context(
         self, *, peer: str | None = None, operation: str | None = None, attempt: int | None = None

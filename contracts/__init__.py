@@ -15,8 +15,8 @@ Pure: no I/O at import, no imports of our other packages, light third-party impo
     contracts.formats       JSON Lines reading/writing, UTF-8 / GB18030 / GBK detection
     contracts.schemas       JSON Schema export of every model (contracts/schemas/*.json)
     contracts.checks        pure-python reference checker (row rules + batch rules)
-    contracts.generator     synthetic county case data with planted defects
-    contracts.errors        the exception tree (ContractError with stable ``code``)
+    contracts.errors        the error kernel (TongbanError: every package's errors hang from it)
+                            and the exception tree of contracts (ContractError, stable ``code``)
 
 The names re-exported below are the stable core; import the rest from their submodule.
 """
@@ -32,6 +32,7 @@ from contracts.errors import (
     InvalidCode,
     SpecError,
     SupplementError,
+    TongbanError,
     UnknownYearError,
 )
 from contracts.fields import CASE_TABLES, CHILD_TABLES, SPEC_VERSION, SYNC_COLUMNS, TABLES, table_spec
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidCode",
     "SpecError",
     "SupplementError",
+    "TongbanError",
     "UnknownYearError",
     "rule",
     "table_spec",

@@ -19,6 +19,8 @@ Public API::
     LicenseHolder, LicenseMetadata       # GB/T 36903 field codes; KZ = type-specific face fields
     DepartmentApproval                   # approval data a department system returns for a case
     MODEL_FOR_TABLE: Mapping[str, type[BaseModel]]   # every table of the field table -> model
+    BusinessDate, Timestamp              # the strict date / timestamp types of every model
+    strict_date(v), strict_timestamp(v)  # their shape checks (raise ValueError), for other checkers
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ _DATE_RE = re.compile(DATE_PATTERN)
 _TS_RE = re.compile(TIMESTAMP_PATTERN)
 
 
-def _strict_date(v: Any) -> Any:
+def strict_date(v: Any) -> Any:
+    """A date, or text written ``YYYY-MM-DD`` (pydantic then parses it); else ``ValueError``."""
     if isinstance(v, datetime):
         raise ValueError("a calendar date YYYY-MM-DD is required, not a timestamp")
     if isinstance(v, date):
@@ -58,7 +61,8 @@ def _strict_date(v: Any) -> Any:
     raise ValueError("a calendar date written YYYY-MM-DD is required")
 
 
-def _strict_timestamp(v: Any) -> Any:
+def strict_timestamp(v: Any) -> Any:
+    """A datetime, or ISO 8601 text with an offset (pydantic then parses it); else ``ValueError``."""
     if isinstance(v, datetime):
         return v
     if isinstance(v, str) and _TS_RE.fullmatch(v):
@@ -66,8 +70,8 @@ def _strict_timestamp(v: Any) -> Any:
     raise ValueError("an ISO 8601 timestamp with offset is required (2026-11-25T09:30:00+08:00)")
 
 
-BusinessDate = Annotated[date, BeforeValidator(_strict_date)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_strict_timestamp)]
+BusinessDate = Annotated[date, BeforeValidator(strict_date)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(strict_timestamp)]
 
 
 def col(table: str, name: str) -> Any:

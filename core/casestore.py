@@ -56,7 +56,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, utcnow
-from core.errors import CoreError
+from core.errors import BatchExists, CaseStoreError  # raised here, drawn in core.errors
 
 # states of an accepted row; later steps move it on (push, issuance)
 STATE_ACCEPTED = "accepted"
@@ -65,16 +65,6 @@ Q_OPEN, Q_RESUBMITTED = "open", "resubmitted"
 Q_KIND_ROW, Q_KIND_FILE, Q_KIND_EXPIRED = "row", "file", "expired"
 
 _CHUNK = 8000  # bound parameters per IN (...) query (SQLite >= 3.32 allows 32766, PostgreSQL 65535)
-
-
-class CaseStoreError(CoreError):
-    code = "CASESTORE_ERROR"
-
-
-class BatchExists(CaseStoreError):
-    """The batch hash is already stored (another worker finished it first)."""
-
-    code = "CASESTORE_BATCH_EXISTS"
 
 
 def iso(ts: datetime) -> str:
@@ -616,3 +606,28 @@ class CaseStore:
             ),
             "batches": n(select(func.count()).select_from(BatchRecord)),
         }
+
+
+__all__ = [
+    "HOLD_EXPIRED",
+    "HOLD_OPEN",
+    "HOLD_RELEASED",
+    "Q_KIND_EXPIRED",
+    "Q_KIND_FILE",
+    "Q_KIND_ROW",
+    "Q_OPEN",
+    "Q_RESUBMITTED",
+    "STATE_ACCEPTED",
+    "AcceptedRow",
+    "AcceptedValues",
+    "BatchExists",
+    "BatchRecord",
+    "CaseRow",
+    "CaseStore",
+    "CaseStoreError",
+    "HeldRow",
+    "HeldRowIn",
+    "QuarantineIn",
+    "QuarantinedRow",
+    "iso",
+]

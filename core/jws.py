@@ -16,12 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from core.canonical import canonical_bytes
-from core.errors import CoreError
+from core.errors import JwsError  # raised here, drawn in core.errors
 from core.keys.base import Signer
-
-
-class JwsError(CoreError):
-    code = "JWS_INVALID"
 
 
 def b64url(data: bytes) -> str:
@@ -64,3 +60,6 @@ def verify_compact(token: str, public_key: ec.EllipticCurvePublicKey) -> dict[st
         raise JwsError("JWS signature does not verify") from exc
     payload: dict[str, Any] = json.loads(b64url_decode(parts[1]))
     return payload
+
+
+__all__ = ["JwsError", "b64url", "b64url_decode", "read_header", "sign_compact", "verify_compact"]

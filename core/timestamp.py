@@ -13,9 +13,10 @@ nonce match the request, the policy matches when one was asked for, the CMS sign
 with the certificate the token carries. Trust in that certificate (the chain to a root, the
 timeStamping EKU) is the verifier's business, not the client's.
 
-Errors: :class:`TimestampError` (``TIMESTAMP_FAILED``) with :class:`TimestampUnavailable`
-(network, HTTP status, no TSA configured), :class:`TimestampRejected` (the TSA said no) and
-:class:`TimestampInvalid` (a reply that does not hold).
+Errors (drawn in :mod:`core.errors`, re-exported here): :class:`TimestampError`
+(``TIMESTAMP_FAILED``) with :class:`TimestampUnavailable` (network, HTTP status, no TSA
+configured), :class:`TimestampRejected` (the TSA said no) and :class:`TimestampInvalid` (a reply
+that does not hold).
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from core.errors import ConfigError, CoreError
+from core.errors import (
+    ConfigError,
+    CoreError,
+    TimestampError,
+    TimestampInvalid,
+    TimestampRejected,
+    TimestampUnavailable,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -60,29 +68,13 @@ _CRYPTO_HASHES: dict[str, hashes.HashAlgorithm] = {
 }
 
 
-class _TimeStampResp(asn1core.Sequence):  # type: ignore[misc]
+class TimeStampResp(asn1core.Sequence):  # type: ignore[misc]
     """RFC 3161 TimeStampResp; asn1crypto's own spec wrongly requires the token on a rejection."""
 
     _fields = [  # noqa: RUF012 - asn1crypto's declaration style
         ("status", tsp.PKIStatusInfo),
         ("time_stamp_token", cms.ContentInfo, {"optional": True}),
     ]
-
-
-class TimestampError(CoreError):
-    code = "TIMESTAMP_FAILED"
-
-
-class TimestampUnavailable(TimestampError):
-    code = "TIMESTAMP_UNAVAILABLE"
-
-
-class TimestampRejected(TimestampError):
-    code = "TIMESTAMP_REJECTED"
-
-
-class TimestampInvalid(TimestampError):
-    code = "TIMESTAMP_INVALID"
 
 
 @dataclass(frozen=True)
@@ -155,7 +147,7 @@ def parse_response(
 ) -> TimestampToken:
     """Check a DER TimeStampResp against its request and return the token; raises on any mismatch."""
     try:
-        resp = _TimeStampResp.load(reply)
+        resp = TimeStampResp.load(reply)
         status = resp["status"]["status"].native
     except Exception as exc:
         raise TimestampInvalid(f"the TSA reply is not a TimeStampResp: {exc}") from exc
@@ -389,6 +381,7 @@ __all__ = [
     "QUERY_CONTENT_TYPE",
     "REPLY_CONTENT_TYPE",
     "Responder",
+    "TimeStampResp",
     "TimestampClient",
     "TimestampError",
     "TimestampInvalid",

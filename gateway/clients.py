@@ -19,14 +19,10 @@ from sqlalchemy import select
 
 from core.db import Database, utcnow
 from gateway import security
-from gateway.errors import Forbidden, Unauthorized
+from gateway.errors import ClientError, Forbidden, Unauthorized
 from gateway.models import ROLE_HOLDER_PORTAL, ROLE_SHARE, ROLE_STATUS, ROLES, ApiClient, ApiGrant
 
 _CODE = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
-
-
-class ClientError(ValueError):
-    """A client registration that cannot work (bad code, unknown role)."""
 
 
 @dataclass(frozen=True)

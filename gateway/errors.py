@@ -1,15 +1,20 @@
 """The gateway's error tree and its one mapping to HTTP problem+json (RFC 9457).
 
-GatewayError                       every error the API answers with; a stable ``code``
-├── Unauthorized        401        TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, CLIENT_INVALID
-├── Forbidden           403        TYPE_NOT_GRANTED, PURPOSE_NOT_GRANTED, ROLE_NOT_GRANTED, NOT_ISSUER
-├── NotFound            404        LICENSE_NOT_FOUND, NOT_FOUND
-├── Conflict            409        STATUS_TRANSITION_REFUSED, COPY_REFUSED
-├── PayloadTooLarge     413        PAYLOAD_TOO_LARGE
-├── UnsupportedMedia    415        UNSUPPORTED_MEDIA_TYPE
-├── Unprocessable       422        VALIDATION_FAILED, NOT_A_PDF
-├── RateLimited         429        RATE_LIMITED (carries ``retry_after`` seconds)
-└── Unavailable         503        LEDGER_UNAVAILABLE, DATABASE_UNAVAILABLE, UPSTREAM_UNAVAILABLE
+::
+
+    TongbanError (contracts.errors)  the kernel: ``code``, ``message``, ``as_dict()``
+    └── GatewayError          500    every error the API answers with; INTERNAL_ERROR
+        ├── Unauthorized      401    TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, CLIENT_INVALID
+        ├── Forbidden         403    TYPE_NOT_GRANTED, PURPOSE_NOT_GRANTED, ROLE_NOT_GRANTED, NOT_ISSUER
+        ├── NotFound          404    LICENSE_NOT_FOUND, NOT_FOUND
+        ├── Conflict          409    STATUS_TRANSITION_REFUSED, COPY_REFUSED
+        ├── PayloadTooLarge   413    PAYLOAD_TOO_LARGE
+        ├── UnsupportedMedia  415    UNSUPPORTED_MEDIA_TYPE
+        ├── Unprocessable     422    VALIDATION_FAILED, NOT_A_PDF
+        │   └── ClientError   422    CLIENT_REGISTRATION_INVALID: a client registration that cannot
+        │                            work, bad code or unknown role (gateway.clients)
+        ├── RateLimited       429    RATE_LIMITED (carries ``retry_after`` seconds)
+        └── Unavailable       503    LEDGER_UNAVAILABLE, DATABASE_UNAVAILABLE, UPSTREAM_UNAVAILABLE
 
 Every code has one status and one Chinese title in :data:`CODES`; :func:`problem` builds the body.
 Errors of the packages below (``core``, ``licenses``) are translated once, in :func:`from_core`.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.errors import TongbanError
 from core.errors import CoreError, DatabaseError, LedgerError
 
 PROBLEM_BASE = "urn:tongban:problem:"
@@ -43,6 +49,7 @@ CODES: dict[str, tuple[int, str]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "不支持的内容类型 (unsupported media type)"),
     "VALIDATION_FAILED": (422, "请求参数不合法 (validation failed)"),
     "NOT_A_PDF": (422, "上传的文件不是PDF (not a PDF)"),
+    "CLIENT_REGISTRATION_INVALID": (422, "客户端登记信息不合法 (client registration invalid)"),
     "RATE_LIMITED": (429, "请求过于频繁 (rate limit exceeded)"),
     "INTERNAL_ERROR": (500, "内部错误 (internal error)"),
     "LEDGER_UNAVAILABLE": (503, "用证记录无法写入，请求未执行 (use ledger unavailable)"),
@@ -51,15 +58,13 @@ CODES: dict[str, tuple[int, str]] = {
 }
 
 
-class GatewayError(Exception):
-    """Base of every error the API answers with."""
+class GatewayError(TongbanError):
+    """Base of every error the API answers with; ``code`` is one of :data:`CODES`."""
 
     code = "INTERNAL_ERROR"
 
     def __init__(self, detail: str, *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        if code is not None:
-            self.code = code
+        super().__init__(detail, code=code)
         if self.code not in CODES:
             raise ValueError(f"unknown gateway error code {self.code!r}")
         self.detail = detail
@@ -96,6 +101,12 @@ class UnsupportedMedia(GatewayError):
 
 class Unprocessable(GatewayError):
     code = "VALIDATION_FAILED"
+
+
+class ClientError(Unprocessable):
+    """A client registration that cannot work (bad code, unknown role); raised by :mod:`gateway.clients`."""
+
+    code = "CLIENT_REGISTRATION_INVALID"
 
 
 class RateLimited(GatewayError):

@@ -1,7 +1,9 @@
-"""The exception tree of ``licenses``; every error carries a stable ``code``.
+"""The exception tree of ``licenses``; every error carries a stable ``code``. Its base hangs from the
+error kernel, :class:`contracts.errors.TongbanError` (``code``, ``message``, ``as_dict()``).
 
 LicenseError                       base; ``code`` is stable, the message says what to do
 ├── LicenseTypeError               unknown type, missing or unknown face field, bad holder
+├── AwaitingApproval               a case's license waits for its approval data (licenses.from_case)
 ├── RenderError                    the face cannot be drawn
 │   └── GlyphMissing               a character no configured font can draw (names it, U+XXXX)
 ├── SigningError                   the seal key, certificate, timestamp or PDF signing failed
@@ -10,28 +12,27 @@ LicenseError                       base; ``code`` is stable, the message says wh
 │   ├── UniquenessConflict         the type's uniqueness key already has a valid license
 │   └── IdempotencyConflict        an idempotency key was reused for a different request
 ├── TransitionRefused              a status change the transition table does not allow
+├── CopyRefused                    the original is not valid: no annotated copy (licenses.copies)
 ├── VerificationFailed             raised by the strict verifier; carries the report
 └── PkiError                       PKI: CA, seal certificates, CRL, TSA (licenses/pki)
-    └── UnknownDepartment          a department code or USCC not in the department list
+    ├── UnknownDepartment          a department code or USCC not in the department list
+    └── …                          the rest of the PKI branch: licenses.pki.errors
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from contracts.errors import TongbanError
+
 if TYPE_CHECKING:
     from licenses._report import VerificationReport
 
 
-class LicenseError(Exception):
+class LicenseError(TongbanError):
     """Base of every error raised by ``licenses``."""
 
     code = "LICENSE_ERROR"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
 
 
 class LicenseTypeError(LicenseError):

@@ -14,10 +14,29 @@ and running it twice changes nothing:
 - :mod:`pipeline.archive`  flow 7: licenses re-timestamped (PAdES B-LTA) before they age out
 - :mod:`pipeline.alerts`   task failure records (ledger, log, webhook)
 - :mod:`pipeline.summary`  the figures of a run, from the database, the store and the province
+- :mod:`pipeline.errors`   the exception tree (PipelineError → PushIncomplete, ArchiveIncomplete)
 
 Nothing here imports Airflow; the DAGs in ``dags/`` only wire these functions into tasks.
+``import pipeline`` is light: :class:`FlowContext` (database, connectors) loads on first use.
 """
 
-from pipeline.context import FlowContext
+from __future__ import annotations
 
-__all__ = ["FlowContext"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import ArchiveIncomplete, PipelineError, PushIncomplete
+
+if TYPE_CHECKING:
+    from pipeline.context import FlowContext
+
+_LAZY = {"FlowContext": "pipeline.context"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+__all__ = ["ArchiveIncomplete", "FlowContext", "PipelineError", "PushIncomplete"]

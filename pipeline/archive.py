@@ -11,10 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.context import FlowContext
-
-
-class ArchiveIncomplete(RuntimeError):
-    """Some licenses that were due could not be archived (the run says which)."""
+from pipeline.errors import ArchiveIncomplete
 
 
 def archive_due(ctx: FlowContext, *, limit: int = 1000) -> dict[str, Any]:

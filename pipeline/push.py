@@ -24,14 +24,10 @@ from connectors.outbox import OutboxConfig
 from connectors.soap import ProvinceSoapClient
 from contracts.fields import TABLES
 from core.casestore import STATE_ACCEPTED, CaseRow, CaseStore
-from core.errors import CoreError
 from pipeline.context import FlowContext
+from pipeline.errors import PushIncomplete
 
 STATE_QUEUED, STATE_PUSHED = "queued", "pushed"
-
-
-class PushIncomplete(CoreError):
-    code = "PIPELINE_PUSH_INCOMPLETE"
 
 
 def province_peer(ctx: FlowContext) -> str:

@@ -1,4 +1,5 @@
-"""The exception tree of ``quality``; every error carries a stable ``code``.
+"""The exception tree of ``quality``; every error carries a stable ``code``. Its base hangs from the
+error kernel, :class:`contracts.errors.TongbanError` (``code``, ``message``, ``as_dict()``).
 
 QualityError                     every error raised by quality (QUALITY_ERROR)
 ├── SuiteError                   a suite cannot be built from the field table (QUALITY_SUITE)
@@ -11,16 +12,13 @@ QualityError                     every error raised by quality (QUALITY_ERROR)
 
 from __future__ import annotations
 
+from contracts.errors import TongbanError
 
-class QualityError(Exception):
+
+class QualityError(TongbanError):
     """Base of every error raised by ``quality``."""
 
     code = "QUALITY_ERROR"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
 
 
 class SuiteError(QualityError):

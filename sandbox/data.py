@@ -6,8 +6,8 @@ cases of :data:`ROWS_PER_CASE` (accept, material, two process steps, then a resu
 procedure or an evaluation); ``cd_time`` grows with the index, so the index order is each case's
 ``cd_time`` order. Values satisfy the field table (lengths, code lists, check digits).
 
-When ``contracts`` ships its own generator (``tongban cases generate``), this module stays the
-sandbox's: a peer must not depend on our intake code.
+The case *files* of ``tongban cases generate`` (whole realistic cases with planted defects) come from
+:mod:`sandbox.generator`; this module serves the peers' paged feeds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The main job on the embedded defaults: ``./run demo``.
 
 1. a fresh demo data dir (``<data dir>/demo``): migrations, keys, the sample PKI;
-2. a county day: ``contracts.generator`` cases of 大邑县 510129 and 天全县 511825 with planted
+2. a county day: ``sandbox.generator`` cases of 大邑县 510129 and 天全县 511825 with planted
    defects, children before their parents and late approval data, split per county;
 3. the sandbox peers on loopback ports: the province (SOAP), one county feed per county (天全县 in
    the other vendor's layout) and one department system per county; Connections for them as
@@ -73,7 +73,7 @@ class Day:
 
 def generate_day(folder: Path, *, rows: int, seed: int = 20261125, bad_ratio: float = 0.05) -> Day:
     """Generate ``rows`` case rows over the demo counties and split them per county."""
-    from contracts.generator import GeneratorOptions, write_case_files
+    from sandbox.generator import GeneratorOptions, write_case_files
 
     folder.mkdir(parents=True, exist_ok=True)
     options = GeneratorOptions(seed=seed, bad_ratio=bad_ratio, regions=COUNTIES)
@@ -84,7 +84,7 @@ def generate_day(folder: Path, *, rows: int, seed: int = 20261125, bad_ratio: fl
 
 def load_day(folder: Path) -> Day:
     """A generated day read back from its files (``cases.jsonl`` and the generator's side files)."""
-    from contracts.generator import approvals_path, defects_path
+    from sandbox.generator import approvals_path, defects_path
 
     out = folder / "cases.jsonl"
     defects = [json.loads(x) for x in defects_path(out).read_text(encoding="utf-8").splitlines() if x]

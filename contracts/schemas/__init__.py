@@ -1,6 +1,7 @@
 """JSON Schema export of every contract model into this folder (``contracts/schemas/*.json``).
 
-The files are generated, never edited by hand: ``python -m contracts.schemas`` rewrites them, and
+The files are generated, never edited by hand: ``python -m contracts.schemas`` rewrites them (the
+writing lives in that script, ``__main__.py``: nothing importable in ``contracts`` writes files), and
 a test fails when they drift from the models (which a test in turn keeps equal to the field
 table). ``field_table.json`` is the field table itself (:func:`contracts.fields.field_table_document`)
 for readers that are not Python.
@@ -9,7 +10,7 @@ Public API::
 
     SCHEMA_FOLDER: Path
     schema_documents() -> dict[str, dict]     # file name -> JSON document
-    write_schemas(folder=None) -> list[Path]  # (re)write every file
+    render(doc) -> str                        # the exact text of a schema file
 """
 
 from __future__ import annotations
@@ -58,14 +59,3 @@ def schema_documents() -> dict[str, dict[str, Any]]:
 
 def render(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-
-
-def write_schemas(folder: str | Path | None = None) -> list[Path]:
-    where = Path(folder) if folder is not None else SCHEMA_FOLDER
-    where.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, doc in schema_documents().items():
-        p = where / name
-        p.write_text(render(doc), encoding="utf-8")
-        written.append(p)
-    return written

@@ -3,27 +3,26 @@
 Backends: encrypted PKCS#8 files under the data dir (embedded default) and a PKCS#11 token
 (``core.keys.pkcs11_backend``, imported only when ``TONGBAN_KEYS__BACKEND=pkcs11``). Private keys
 never leave a :class:`Signer`; nothing here logs or formats key material.
+
+Modules, each importing only those above it: ``base`` (interfaces, :func:`check_key_name`),
+``datakeys``, ``file_backend``, ``pkcs11_backend``, ``factory`` (:func:`open_keystore`, the only
+module that knows both backends).
 """
 
-from typing import TYPE_CHECKING, Union
-
-from core.keys.base import KeyStore, Signer
+from core.keys.base import PLATFORM_KEY, KeyStore, Signer, check_key_name
 from core.keys.datakeys import DataKey, DataKeyring
-from core.keys.file_backend import FileKeyStore, open_keystore, resolve_passphrase
-
-if TYPE_CHECKING:
-    from core.keys.pkcs11_backend import Pkcs11KeyStore
-
-AnyKeyStore = Union[FileKeyStore, "Pkcs11KeyStore"]
-"""What :func:`open_keystore` returns: both backends offer the same methods."""
+from core.keys.factory import AnyKeyStore, open_keystore
+from core.keys.file_backend import FileKeyStore, resolve_passphrase
 
 __all__ = [
+    "PLATFORM_KEY",
     "AnyKeyStore",
     "DataKey",
     "DataKeyring",
     "FileKeyStore",
     "KeyStore",
     "Signer",
+    "check_key_name",
     "open_keystore",
     "resolve_passphrase",
 ]

@@ -1,7 +1,9 @@
-"""The interfaces every key backend implements: :class:`Signer` and :class:`KeyStore`."""
+"""What every key backend shares: the :class:`Signer` and :class:`KeyStore` interfaces, the
+in-memory signer and the rule for key names (:func:`check_key_name`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives import hashes
@@ -12,6 +14,16 @@ from core.errors import KeyStoreError
 
 PLATFORM_KEY = "platform"  # the platform seal: DQ receipts, annotated copies, anchors
 TOKEN_KEY_PREFIX = "token-"  # noqa: S105 - rotating access-token keys, never the legal seal
+
+_KEY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+
+
+def check_key_name(name: str) -> None:
+    """Raise :class:`~core.errors.KeyStoreError` (``KEY_NAME``) unless ``name`` is a valid key name."""
+    if not _KEY_NAME.match(name):
+        raise KeyStoreError(
+            f"invalid key name {name!r}: use lowercase letters, digits, '.', '_' or '-'", code="KEY_NAME"
+        )
 
 
 @runtime_checkable

@@ -16,7 +16,6 @@ import base64
 import fcntl
 import json
 import os
-import re
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,21 +27,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from core.errors import ConfigError, KeyStoreError
-from core.keys.base import TOKEN_KEY_PREFIX, InMemorySigner
+from core.keys.base import TOKEN_KEY_PREFIX, InMemorySigner, check_key_name
 from core.keys.datakeys import DataKeyring, _write_private
 
 if TYPE_CHECKING:
-    from core.keys.pkcs11_backend import Pkcs11KeyStore
     from core.settings import Settings
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-
-
-def _check_name(name: str) -> None:
-    if not _NAME.match(name):
-        raise KeyStoreError(
-            f"invalid key name {name!r}: use lowercase letters, digits, '.', '_' or '-'", code="KEY_NAME"
-        )
 
 
 class FileKeyStore:
@@ -70,7 +59,7 @@ class FileKeyStore:
         return sorted(p.name.removesuffix(".key.pem") for p in (self.folder / "signing").glob("*.key.pem"))
 
     def create_signing_key(self, name: str, *, exist_ok: bool = False) -> InMemorySigner:
-        _check_name(name)
+        check_key_name(name)
         if self.has_key(name):
             if exist_ok:
                 return self.signer(name)
@@ -82,7 +71,7 @@ class FileKeyStore:
         return signer
 
     def import_signing_key(self, name: str, key: ec.EllipticCurvePrivateKey) -> InMemorySigner:
-        _check_name(name)
+        check_key_name(name)
         self._write_key(name, key)
         signer = InMemorySigner(name, key)
         self._signers[name] = signer
@@ -228,27 +217,3 @@ def resolve_passphrase(settings: Settings, *, create: bool = False) -> bytes:
         )
     _write_private(path, secrets.token_urlsafe(32).encode())
     return path.read_bytes().strip()
-
-
-def open_keystore(settings: Settings, *, create: bool = False) -> FileKeyStore | Pkcs11KeyStore:
-    """The key store the settings name: ``file`` (default) or ``pkcs11`` (signing keys on a token)."""
-    if settings.keys.backend == "file":
-        return FileKeyStore(settings.keys_folder, resolve_passphrase(settings, create=create))
-    if settings.keys.backend == "pkcs11":
-        from core.keys.pkcs11_backend import Pkcs11KeyStore
-
-        if settings.keys.pkcs11_pin is None:
-            raise ConfigError(
-                "the PKCS#11 backend needs the token's user PIN: set TONGBAN_KEYS__PKCS11_PIN",
-                code="PKCS11_PIN",
-            )
-        return Pkcs11KeyStore(
-            settings.keys.pkcs11_module,
-            settings.keys.pkcs11_token_label,
-            settings.keys.pkcs11_pin.get_secret_value(),
-            files=lambda: FileKeyStore(settings.keys_folder, resolve_passphrase(settings, create=create)),
-        )
-    raise ConfigError(
-        f"unknown key backend {settings.keys.backend!r}; use TONGBAN_KEYS__BACKEND=file or pkcs11",
-        code="KEYSTORE_BACKEND",
-    )

@@ -41,8 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from core.errors import ConfigError, KeyStoreError
-from core.keys.base import InMemorySigner
-from core.keys.file_backend import _check_name
+from core.keys.base import InMemorySigner, check_key_name
 
 if TYPE_CHECKING:
     from core.keys.datakeys import DataKeyring
@@ -241,7 +240,7 @@ class Pkcs11KeyStore:
         import pkcs11
         from pkcs11.util.ec import encode_named_curve_parameters
 
-        _check_name(name)
+        check_key_name(name)
         with self._lock:
             if self.has_key(name):
                 if exist_ok:
@@ -275,7 +274,7 @@ class Pkcs11KeyStore:
         import pkcs11
         from pkcs11.util.ec import encode_named_curve_parameters
 
-        _check_name(name)
+        check_key_name(name)
         if not isinstance(key.curve, ec.SECP256R1):
             raise KeyStoreError(f"key {name!r} is not a P-256 key", code="KEY_TYPE")
         with self._lock:

@@ -23,8 +23,14 @@ from core.errors import CoreError, IntegrityError, ObjectNotFound, StoreError, S
 from core.health import Check
 from core.keys.datakeys import DataKeyring
 from core.settings import Settings
-from core.store._base import RETENTION_STREAM, ObjectReader, ObjectStore
-from core.store._envelope import ADDRESS_KEY_PURPOSE, DATA_KEY_PURPOSE
+from core.store._base import (
+    FP_BEFORE_COMMIT,
+    FP_SWEEP_AFTER_RECORD,
+    RETENTION_STREAM,
+    ObjectReader,
+    ObjectStore,
+)
+from core.store._envelope import ADDRESS_KEY_PURPOSE, DATA_KEY_PURPOSE, TAG_LEN
 from core.store._model import (
     CITIZEN_ZONES,
     PUBLIC_ZONES,
@@ -41,8 +47,11 @@ __all__ = [
     "ADDRESS_KEY_PURPOSE",
     "CITIZEN_ZONES",
     "DATA_KEY_PURPOSE",
+    "FP_BEFORE_COMMIT",
+    "FP_SWEEP_AFTER_RECORD",
     "PUBLIC_ZONES",
     "RETENTION_STREAM",
+    "TAG_LEN",
     "FolderStore",
     "IntegrityError",
     "ObjectInfo",

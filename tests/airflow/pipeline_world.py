@@ -134,7 +134,7 @@ def province_order_problems(w: World) -> list[str]:
 
 def expected(w: World) -> dict[str, Any]:
     """What the generator planted, computed from its own files (not from our pipeline)."""
-    from contracts.generator import held_children
+    from sandbox.generator import held_children
 
     defects = w.day.defects
     held_projects = held_children(defects)

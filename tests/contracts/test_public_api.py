@@ -22,7 +22,6 @@ MODULES = [
     "contracts.formats",
     "contracts.schemas",
     "contracts.checks",
-    "contracts.generator",
     "contracts.errors",
 ]
 
@@ -68,6 +67,7 @@ def test_exported_names() -> None:
             "InvalidCode",
             "SpecError",
             "SupplementError",
+            "TongbanError",
             "UnknownYearError",
             "rule",
             "table_spec",
@@ -78,3 +78,37 @@ def test_exported_names() -> None:
     for exc in (contracts.InvalidCode, contracts.UnknownYearError, contracts.EncodingError):
         assert issubclass(exc, contracts.ContractError)
         assert exc.code != contracts.ContractError.code
+
+
+def test_the_error_kernel_is_here() -> None:
+    assert issubclass(contracts.ContractError, contracts.TongbanError)
+    assert contracts.TongbanError.code == "TONGBAN_ERROR"
+
+
+def test_contracts_writes_no_files() -> None:
+    """A pure package may read its packaged data and caller-given files, never write one: the case
+    generator (which writes FILE, FILE.defects.jsonl, FILE.approvals.jsonl) lives in sandbox. The
+    one exception is the developer script ``python -m contracts.schemas`` (never imported)."""
+    import ast
+    from pathlib import Path
+
+    writers = {"write_text", "write_bytes", "mkdir", "makedirs", "touch", "unlink", "rmtree"}
+    found = []
+    for path in sorted(Path(contracts.__file__).parent.rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+            # open(file, mode) or path.open(mode)
+            positional = node.args[0:1] if isinstance(fn, ast.Attribute) else node.args[1:2]
+            modes = [a.value for a in positional if isinstance(a, ast.Constant)]
+            modes += [
+                k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)
+            ]
+            opens_for_write = name == "open" and any(set(str(m)) & set("wax+") for m in modes)
+            if name in writers or opens_for_write:
+                found.append(f"{path.name}:{node.lineno} {name}")
+    assert found == []

@@ -155,9 +155,9 @@ def test_http_tsa_and_crl_routes_on_a_real_server(
 
 
 def _status(reply: bytes) -> tuple[str, set[str]]:
-    from core.timestamp import _TimeStampResp
+    from core.timestamp import TimeStampResp
 
-    info = _TimeStampResp.load(reply)["status"]
+    info = TimeStampResp.load(reply)["status"]
     return info["status"].native, set(info["fail_info"].native or ())
 
 

@@ -1,5 +1,5 @@
 """Fixtures of the quality tests: a migrated database, a key store with the platform key, a folder
-object store, and a gate over them; generated case files from contracts.generator."""
+object store, and a gate over them; generated case files from sandbox.generator."""
 
 from __future__ import annotations
 

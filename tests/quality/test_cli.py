@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contracts.generator import write_case_files
 from core.keys.base import PLATFORM_KEY
 from core.runtime import keystore
 from core.settings import Settings
+from sandbox.generator import write_case_files
 from tongban.cli import app
 
 

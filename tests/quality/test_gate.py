@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from contracts.checks import check_file
-from contracts.generator import defects_path, held_children, write_case_files
 from core.casestore import CaseRow, HeldRow, QuarantinedRow
 from core.db import utcnow
 from quality.gate import Batch, Outcome, QualityGate
 from quality.quarantine import list_quarantine, resubmit, show_quarantine
 from quality.receipt import verify_receipt
+from sandbox.generator import defects_path, held_children, write_case_files
 
 GateFactory = Callable[..., QualityGate]
 

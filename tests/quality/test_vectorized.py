@@ -16,7 +16,7 @@ from contracts import rules as R
 from contracts import validators as V
 from contracts.calendar import default_calendar
 from contracts.fields import TABLES
-from contracts.models import _strict_date, _strict_timestamp
+from contracts.models import strict_date, strict_timestamp
 from quality import vectorized as K
 from quality.errors import SuiteError
 from quality.suites import GATE_RULES, IMPLEMENTED_RULES, plan_all, plan_table, suite_hash
@@ -103,10 +103,10 @@ def test_date_and_timestamp_kernels_match_models(text: str) -> None:
             date.fromisoformat(v)
         except ValueError:
             return False
-        return scalar(_strict_date, v)
+        return scalar(strict_date, v)
 
     assert K.date_ok(_arr([text]))[0] == real_date(text)
-    ts_ok = scalar(_strict_timestamp, text)
+    ts_ok = scalar(strict_timestamp, text)
     if ts_ok:  # the shape passes; the model then needs a real date and time
         from datetime import datetime
 

@@ -27,15 +27,16 @@ from core.ledger import LedgerEntry, LedgerHead
 from core.store import (
     ADDRESS_KEY_PURPOSE,
     CITIZEN_ZONES,
+    FP_BEFORE_COMMIT,
+    FP_SWEEP_AFTER_RECORD,
     RETENTION_STREAM,
+    TAG_LEN,
     FolderStore,
     ObjectStore,
     S3Store,
     Zone,
     parse_locator,
 )
-from core.store._base import FP_BEFORE_COMMIT, FP_SWEEP_AFTER_RECORD
-from core.store._envelope import TAG_LEN
 from tests.store.conftest import CHUNK, S3_ACCESS, S3_SECRET, RawAccess, make_store
 
 RESIDENT_ID = "510129199001011238"

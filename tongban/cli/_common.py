@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from core.errors import CoreError
+from contracts.errors import TongbanError
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
 
@@ -37,5 +37,6 @@ def fail(message: str, *, code: int = EXIT_USAGE, hint: str | None = None) -> No
     raise typer.Exit(code)
 
 
-def fail_core(exc: CoreError, *, code: int = EXIT_USAGE) -> NoReturn:
+def fail_core(exc: TongbanError, *, code: int = EXIT_USAGE) -> NoReturn:
+    """Exit with the error's message and its stable code (any package's error: they share the kernel)."""
     fail(f"{exc} [{exc.code}]", code=code)

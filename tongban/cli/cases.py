@@ -1,5 +1,5 @@
 """``tongban cases``: case data (办件). ``generate`` writes synthetic county data with planted
-defects (``contracts.generator``); ``validate``, ``receipt`` and ``quarantine`` belong to the
+defects (``sandbox.generator``); ``validate``, ``receipt`` and ``quarantine`` belong to the
 quality layer and register on this same sub-app.
 
 Exit codes: 0 ok; 2 a usage or input error with what to do.
@@ -15,7 +15,7 @@ import typer
 
 from contracts.calendar import WorkCalendar
 from contracts.errors import ContractError
-from contracts.generator import write_case_files
+from sandbox.generator import write_case_files
 from tongban.cli._common import JsonOpt, console, emit_json, err_console, fail
 
 app = typer.Typer(

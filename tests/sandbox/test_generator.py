@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 from contracts import rules as R
 from contracts.catalog import load_catalog
 from contracts.checks import check_file
-from contracts.generator import (
+from contracts.licensetypes import load_license_types
+from contracts.models import DepartmentApproval, parse_case_row
+from sandbox.generator import (
     DEFECT_KINDS,
     CaseGenerator,
     GeneratorOptions,
@@ -26,8 +28,6 @@ from contracts.generator import (
     held_children,
     write_case_files,
 )
-from contracts.licensetypes import load_license_types
-from contracts.models import DepartmentApproval, parse_case_row
 from tongban.cli.cases import app as cases_app
 
 SEEDS = (1, 2, 3, 4, 5)

@@ -1,5 +1,9 @@
 """Synthetic county case data (办件) for the demo jurisdictions, with planted defects.
 
+It writes files, so it lives here with the simulated peers rather than in the pure ``contracts``
+(whose field table, rules, calendar, catalog and validators it builds every row from); like every
+sandbox module it imports ``contracts`` only.
+
 ``write_case_files(out, count, seed=..., bad_ratio=...)`` writes three JSON Lines files:
 
 * ``FILE`` — ``count`` case rows of the six tables, tagged with ``table``: realistic cases of the
