@@ -53,13 +53,17 @@ def test_the_chain_on_celery_workers_with_postgresql_and_redis(
     from pipeline.summary import collect
 
     broker = redis.Redis.from_url(REDIS_URL)
-    broker.flushdb()  # this run's broker database starts empty
-    app_name = f"tongban_dist_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    tag = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    # this run's keys only: another run on the same Redis (a second checkout, a container tier)
+    # must neither see our tasks nor lose its own when we clean up
+    prefix = f"tongban_dist_{tag}:"
+    app_name = f"tongban_dist_{tag}"
     app_url = _database(pg_admin_url, app_name)
     runner.upgrade(app_url)
     try:
         with world(tmp_path / "world", cases=30, seed=5, database_url=app_url) as w:
-            with cluster(tmp_path / "cluster", pg_admin_url, redis_url=REDIS_URL, extra_env={}) as c:
+            broker_env = {"AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix}
+            with cluster(tmp_path / "cluster", pg_admin_url, redis_url=REDIS_URL, extra_env=broker_env) as c:
                 beat = c.run_dag("tongban_heartbeat")
                 assert beat["state"] == "success"
                 (ti,) = c.task_instances("tongban_heartbeat", beat["dag_run_id"])
@@ -70,7 +74,7 @@ def test_the_chain_on_celery_workers_with_postgresql_and_redis(
                 _quiet(c)
                 failed = c.api("GET", "/api/v2/dags/~/dagRuns", params={"state": "failed"})["total_entries"]
                 assert failed == 0
-                assert broker.keys("_kombu.binding.*"), "the Celery broker was not used"
+                assert broker.keys(f"{prefix}_kombu.binding.*"), "the Celery broker was not used"
 
             from core import ledger
 
@@ -100,4 +104,5 @@ def test_the_chain_on_celery_workers_with_postgresql_and_redis(
             w.ctx.db.dispose()
     finally:
         _drop(pg_admin_url, app_name)
-        broker.flushdb()
+        for key in broker.scan_iter(f"{prefix}*"):
+            broker.delete(key)
