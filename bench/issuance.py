@@ -30,8 +30,7 @@ from typing import Any
 from contracts.validators import make_uscc
 from core.db import Database
 from core.settings import Settings
-from licenses import Holder, IssueRequest, open_registry
-from licenses._render import render
+from licenses import Holder, IssueRequest, open_registry, render_face
 from licenses.pki import Pki
 
 ISSUER = "11510129008589710X"  # 大邑县市场监督管理局
@@ -142,7 +141,7 @@ def plain_path(registry: Any, faces: list[Any], pki: Pki, tsa_url: str, out: Pat
     crl_ders = [pki.crl("issuing").der, pki.crl("root").der]
     start = time.perf_counter()
     for i, face in enumerate(faces):
-        pdf = render(face)
+        pdf = render_face(face)
         signer = signers.SimpleSigner.load(
             str(key_path), str(cert_path), ca_chain_files=[str(p) for p in chain], key_passphrase=passphrase
         )
