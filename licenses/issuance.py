@@ -23,12 +23,11 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from core import failpoints
-from core.db import Database
-from core.store import ObjectStore
+from licenses._context import RegistryContext
 from licenses._face import IssueRequest
-from licenses._pades import Profile, SignedLicense
+from licenses._pades import SignedLicense
 from licenses._render import render
-from licenses._signing import SigningMaterial, SigningPool
+from licenses._signing import SigningPool
 from licenses.allocation import Prepared, allocate
 from licenses.errors import LicenseError
 from licenses.registration import AFTER_STORE, register, store_file
@@ -48,24 +47,8 @@ class Issuance:
     """Issue licenses a batch at a time (see the module docstring). ``pool`` signs in worker
     processes; without it, this process signs."""
 
-    def __init__(
-        self,
-        db: Database,
-        store: ObjectStore,
-        material: SigningMaterial,
-        *,
-        profile: Profile,
-        verify_url: str,
-        clock: Callable[[], datetime],
-        batch_size: int,
-        pool: SigningPool | None = None,
-    ) -> None:
-        self.db = db
-        self.store = store
-        self.material = material
-        self.profile = profile
-        self.verify_url = verify_url
-        self.clock = clock
+    def __init__(self, ctx: RegistryContext, *, batch_size: int, pool: SigningPool | None = None) -> None:
+        self.ctx = ctx
         self.batch_size = max(1, batch_size)
         self.pool = pool
         self._io_pool: ThreadPoolExecutor | None = None  # threads for durable store puts, on first use
@@ -125,10 +108,10 @@ class Issuance:
         return self._io_pool
 
     def _start_batch(self, batch: Sequence[IssueRequest]) -> _Batch:
-        now = self.clock()
+        now = self.ctx.clock()
         for attempt in range(3):
             try:
-                outcomes, prepared = allocate(self.db, self.material, self.verify_url, batch, now)
+                outcomes, prepared = allocate(self.ctx.db, self.ctx.material, self.ctx.verify_url, batch, now)
                 break
             except IntegrityError:  # a concurrent issuer took the same idempotency key: look again
                 if attempt == 2:
@@ -149,14 +132,16 @@ class Issuance:
                     pdf, certified = b.futures[i].result()
                     p.signed = SignedLicense(pdf, certified)
                 else:
-                    p.signed = await self.material.signer(p.seal).async_sign(render(p.face))
+                    p.signed = await self.ctx.material.signer(p.seal).async_sign(render(p.face))
             except LicenseError as exc:
                 outcomes[i] = IssueOutcome(p.request, error=exc)
         signed = [(i, p) for i, p in b.prepared.items() if i not in outcomes]
 
         def put(item: tuple[int, Prepared]) -> str:
             assert item[1].signed is not None
-            return store_file(self.store, item[1].signed.pdf, schema_version=f"license-{self.profile}")
+            return store_file(
+                self.ctx.store, item[1].signed.pdf, schema_version=f"license-{self.ctx.profile}"
+            )
 
         # durable puts (fsync) overlap in threads; each file is stored before anything registers it
         keys = map(put, signed) if len(signed) < 2 else self._io().map(put, signed)
@@ -164,7 +149,7 @@ class Issuance:
             p.object_key = key
             failpoints.hit(AFTER_STORE)
         ready = {i: p for i, p in b.prepared.items() if i not in outcomes}
-        outcomes.update(register(self.db, ready, b.now, profile=self.profile))
+        outcomes.update(register(self.ctx.db, ready, b.now, profile=self.ctx.profile))
         out = [outcomes[i] for i in range(len(b.requests))]
         if on_progress is not None:
             for o in out:

@@ -8,7 +8,7 @@ sweep. Each change locks the license row, records the status history, a ledger e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -17,15 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import failpoints
-from core.db import Database
 from core.events import record_event
 from core.ledger import append_many
-from core.store import ObjectStore
 from licenses import _face
+from licenses._context import RegistryContext
 from licenses._face import IssueRequest
-from licenses._pades import Profile
 from licenses._render import render
-from licenses._signing import SigningMaterial
 from licenses.allocation import local_date, prepare
 from licenses.errors import (
     LicenseError,
@@ -52,24 +49,9 @@ from licenses.views import IssuedLicense, LicenseView, issued, license_view
 class Lifecycle:
     """Status transitions, new versions and the expiry sweep over the registry."""
 
-    def __init__(
-        self,
-        db: Database,
-        store: ObjectStore,
-        material: SigningMaterial,
-        queries: Queries,
-        *,
-        profile: Profile,
-        verify_url: str,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.db = db
-        self.store = store
-        self.material = material
+    def __init__(self, ctx: RegistryContext, queries: Queries) -> None:
+        self.ctx = ctx
         self.queries = queries
-        self.profile = profile
-        self.verify_url = verify_url
-        self.clock = clock
 
     def transition(self, license_id: str, action: str, *, reason: str, actor: str = "system") -> LicenseView:
         """Apply one status change of DOMAIN.md §3; anything else raises TransitionRefused."""
@@ -83,8 +65,8 @@ class Lifecycle:
             )
         if not reason.strip():
             raise LicenseError("a status change needs a reason", code="LICENSE_REASON")
-        now = self.clock()
-        with self.db.session() as s:
+        now = self.ctx.clock()
+        with self.ctx.db.session() as s:
             rec = _lock(s, license_id)
             _apply(s, rec, t.to_status, t.operation, f"{t.label}：{reason}", actor, now, action)
             return license_view(s, rec, history=True)
@@ -113,10 +95,10 @@ class Lifecycle:
         self, *, today: date | None = None, actor: str = "expiry-sweep", limit: int = 1000
     ) -> list[str]:
         """Expiry sweep: every live license whose validity ended before ``today`` becomes 05 失效."""
-        now = self.clock()
+        now = self.ctx.clock()
         day = (today or local_date(now)).isoformat()
         expired: list[str] = []
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             recs = list(
                 s.scalars(
                     select(LicenseRecord)
@@ -147,7 +129,7 @@ class Lifecycle:
     ) -> IssuedLicense:
         old = self.queries.get(license_id, history=False)
         if old.status != "01":
-            with self.db.session() as s:  # a repeated request: the new version already exists
+            with self.ctx.db.session() as s:  # a repeated request: the new version already exists
                 done = s.scalar(
                     select(LicenseRecord).where(
                         LicenseRecord.previous_license_id == license_id, LicenseRecord.lineage == action
@@ -159,7 +141,7 @@ class Lifecycle:
         if old.version >= 999:
             raise RegistryError(f"license {license_id} has reached version 999", code="LICENSE_VERSION")
         t = _face.resolve_type(old.type_code)
-        now = self.clock()
+        now = self.ctx.clock()
         day = local_date(now)
         kz = {**old.metadata.get("KZ", {}), **dict(fields)}
         renew = action == "renew"
@@ -188,16 +170,25 @@ class Lifecycle:
         version = old.version + 1
         new_id = license_identifier(t.type_code, old.issuer_code, serial, version)
         uniq = _face.uniqueness_hash(t, req.holders, {**_face.derived_fields(t, req), **req.fields})
-        seal = self.material.seal(old.issuer_code)
+        seal = self.ctx.material.seal(old.issuer_code)
         p = prepare(
-            req, t, new_id, serial, version, req.fingerprint(), uniq, seal, now, verify_url=self.verify_url
+            req,
+            t,
+            new_id,
+            serial,
+            version,
+            req.fingerprint(),
+            uniq,
+            seal,
+            now,
+            verify_url=self.ctx.verify_url,
         )
         p.previous, p.lineage = license_id, action
-        p.signed = self.material.signer(seal).sign(render(p.face))
-        p.object_key = store_file(self.store, p.signed.pdf)
+        p.signed = self.ctx.material.signer(seal).sign(render(p.face))
+        p.object_key = store_file(self.ctx.store, p.signed.pdf)
         failpoints.hit(AFTER_STORE)
         op, label = NEW_VERSION_ACTIONS[action]
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             existing = s.scalar(select(LicenseRecord).where(LicenseRecord.license_id == new_id))
             if existing is not None:
                 return issued(existing, existed=True)
@@ -205,7 +196,7 @@ class Lifecycle:
             _apply(s, rec_old, "04", op, f"{label}：{reason}（新版本 {new_id}）", actor, now, action)
             try:
                 with s.begin_nested():
-                    rec = insert_one(s, p, now.isoformat(), profile=self.profile)
+                    rec = insert_one(s, p, now.isoformat(), profile=self.ctx.profile)
             except IntegrityError as exc:
                 raise UniquenessConflict(f"cannot register the new version {new_id}: {exc.orig}") from exc
             failpoints.hit(AFTER_REGISTER)

@@ -7,17 +7,16 @@ a ledger entry ``license.orphan_void``). The zone is write-once, so they are kep
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from core.db import Database
 from core.errors import StoreError
 from core.ledger import append_many
 from core.store import ObjectStore, Zone
+from licenses._context import RegistryContext
 from licenses.models import LicenseFile, LicenseOrphan
 from licenses.registration import LEDGER_STREAM
 
@@ -34,10 +33,8 @@ class OrphanReport:
 class OrphanSweep:
     """Compare the licenses zone with the registry's files and void what nothing owns."""
 
-    def __init__(self, db: Database, store: ObjectStore, *, clock: Callable[[], datetime]) -> None:
-        self.db = db
-        self.store = store
-        self.clock = clock
+    def __init__(self, ctx: RegistryContext) -> None:
+        self.ctx = ctx
 
     def reconcile_orphans(self, *, grace: timedelta = timedelta(minutes=10)) -> OrphanReport:
         """Find stored license files no registered license owns and record them void.
@@ -45,28 +42,29 @@ class OrphanSweep:
         Files younger than ``grace`` are left alone (an issuer may be between store and register).
         Deletion is attempted; the licenses zone is write-once, so orphans there are kept and
         marked ``void-kept`` (``void-deleted`` where a store allows it)."""
+        db, store, clock = self.ctx.db, self.ctx.store, self.ctx.clock
         report = OrphanReport()
-        cutoff = self.clock() - grace
-        with self.db.session() as s:
+        cutoff = clock() - grace
+        with db.session() as s:
             known = set(s.scalars(select(LicenseFile.object_key)))
             known |= set(s.scalars(select(LicenseOrphan.object_key)))
-        for summary in self.store.ls(Zone.LICENSES):
+        for summary in store.ls(Zone.LICENSES):
             report.scanned += 1
             if summary.key in known or summary.modified > cutoff:
                 continue
-            lid = _license_id_in(self.store, summary.key)
+            lid = _license_id_in(store, summary.key)
             why = "stored but never registered (crash between store and register)"
             try:
-                self.store.delete(Zone.LICENSES, summary.key)
+                store.delete(Zone.LICENSES, summary.key)
                 disposition, note = "void-deleted", f"{why}; deleted"
             except StoreError:  # the licenses zone is write-once (object lock): keep it, marked void
                 disposition, note = "void-kept", f"{why}; kept: the zone is write-once"
-            with self.db.session() as s:
+            with db.session() as s:
                 s.add(
                     LicenseOrphan(
                         object_key=summary.key,
                         license_id=lid,
-                        found_at=self.clock().isoformat(),
+                        found_at=clock().isoformat(),
                         disposition=disposition,
                         note=note,
                     )

@@ -8,11 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.db import Database
-from core.store import ObjectStore, Zone
+from core.store import Zone
 from licenses import _face
+from licenses._context import RegistryContext
 from licenses._render import Face
-from licenses._signing import SigningMaterial
 from licenses.errors import LicenseNotFound
 from licenses.models import LIVE_STATUSES, LicenseHolderRow, LicenseRecord
 from licenses.views import LicenseView, license_view
@@ -21,16 +20,11 @@ from licenses.views import LicenseView, license_view
 class Queries:
     """Look-ups over the registry tables and the licenses zone."""
 
-    def __init__(
-        self, db: Database, store: ObjectStore, material: SigningMaterial, *, verify_url: str
-    ) -> None:
-        self.db = db
-        self.store = store
-        self.material = material
-        self.verify_url = verify_url
+    def __init__(self, ctx: RegistryContext) -> None:
+        self.ctx = ctx
 
     def get(self, license_id: str, *, history: bool = True) -> LicenseView:
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             rec = s.scalar(select(LicenseRecord).where(LicenseRecord.license_id == license_id))
             if rec is None:
                 raise LicenseNotFound(f"no license {license_id} in the registry")
@@ -46,7 +40,7 @@ class Queries:
         self, code: str, code_type: str, *, type_code: str | None = None, live_only: bool = False
     ) -> list[LicenseView]:
         """Every license one holder holds (any position among co-holders), newest first."""
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             q = (
                 select(LicenseRecord)
                 .join(LicenseHolderRow, LicenseHolderRow.license_pk == LicenseRecord.id)
@@ -70,12 +64,12 @@ class Queries:
         """The license face as drawn on the file (for annotated copies: draw it again with a note)."""
         view = self.get(license_id, history=False)
         t = _face.resolve_type(view.type_code)
-        seal = self.material.seal(view.issuer_code)
+        seal = self.ctx.material.seal(view.issuer_code)
         return _face.build_face(
             t,
             view.metadata,
             verify_code=view.verify_code,
-            qr_payload=_face.qr_payload(self.verify_url, view.license_id, view.verify_code),
+            qr_payload=_face.qr_payload(self.ctx.verify_url, view.license_id, view.verify_code),
             seal_text=seal.department_name,
             sample=seal.sample,
         )
@@ -83,4 +77,4 @@ class Queries:
     def file(self, license_id: str) -> bytes:
         """The current stored file of a license (checked against its address by the store)."""
         view = self.get(license_id, history=False)
-        return self.store.get_bytes(Zone.LICENSES, view.object_key)
+        return self.ctx.store.get_bytes(Zone.LICENSES, view.object_key)

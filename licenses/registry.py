@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.db import Database, utcnow
 from core.store import ObjectStore
+from licenses._context import RegistryContext
 from licenses._face import IssueRequest
 from licenses._pades import DEFAULT_PROFILE, PROFILES, Profile
 from licenses._render import Face
@@ -62,39 +63,27 @@ class LicenseRegistry:
     ) -> None:
         if profile not in PROFILES:
             raise LicenseError(f"unknown PAdES profile {profile!r}: use one of {', '.join(PROFILES)}")
-        self._db, self._store, self._seals, self._clock = db, store, seals, clock
-        self._profile, self._verify_url = profile, verify_url
+        self._seals = seals
         self._workers = workers  # >1: render and sign in that many worker processes
         self._worker_provider = worker_provider  # picklable factory of the SealProvider, for workers
-        ttl = timedelta(seconds=material_ttl_s)
-        self._material = SigningMaterial(seals, profile=profile, clock=clock, ttl=ttl)
+        material = SigningMaterial(seals, profile=profile, clock=clock, ttl=timedelta(seconds=material_ttl_s))
+        ctx = self._ctx = RegistryContext(db, store, material, profile, verify_url, clock)
         pool = None
         if workers > 1 and worker_provider is not None:
             pool = SigningPool(worker_provider, profile=profile, ttl_s=material_ttl_s, workers=workers)
-        self._issuance = Issuance(
-            db,
-            store,
-            self._material,
-            profile=profile,
-            verify_url=verify_url,
-            clock=clock,
-            batch_size=batch_size,
-            pool=pool,
-        )
-        self._queries = Queries(db, store, self._material, verify_url=verify_url)
-        self._lifecycle = Lifecycle(
-            db, store, self._material, self._queries, profile=profile, verify_url=verify_url, clock=clock
-        )
-        self._orphans = OrphanSweep(db, store, clock=clock)
+        self._issuance = Issuance(ctx, batch_size=batch_size, pool=pool)
+        self._queries = Queries(ctx)
+        self._lifecycle = Lifecycle(ctx, self._queries)
+        self._orphans = OrphanSweep(ctx)
 
     # -- what it was built over (read-only: the parts share them) ---------------------------------
     @property
     def db(self) -> Database:
-        return self._db
+        return self._ctx.db
 
     @property
     def store(self) -> ObjectStore:
-        return self._store
+        return self._ctx.store
 
     @property
     def seals(self) -> SealProvider:
@@ -102,15 +91,15 @@ class LicenseRegistry:
 
     @property
     def profile(self) -> Profile:
-        return self._profile
+        return self._ctx.profile
 
     @property
     def verify_url(self) -> str:
-        return self._verify_url
+        return self._ctx.verify_url
 
     @property
     def clock(self) -> Callable[[], datetime]:
-        return self._clock
+        return self._ctx.clock
 
     @property
     def batch_size(self) -> int:
@@ -118,7 +107,7 @@ class LicenseRegistry:
 
     @property
     def material_ttl(self) -> timedelta:
-        return self._material.ttl
+        return self._ctx.material.ttl
 
     @property
     def workers(self) -> int:
@@ -147,7 +136,7 @@ class LicenseRegistry:
 
     def refresh_material(self) -> None:
         """Forget cached seals, signers, CRLs and timestamper (after a rotation or revocation)."""
-        self._material.refresh()
+        self._ctx.material.refresh()
 
     def close(self) -> None:
         """Stop the signing worker processes and store threads (if any); the registry stays usable."""

@@ -51,6 +51,7 @@ from core.db import Database
 from core.keys import AnyKeyStore, open_keystore
 from core.settings import Settings
 from licenses.pki import _x509
+from licenses.pki._context import PkiContext
 from licenses.pki._x509 import TSA_POLICY_OID
 from licenses.pki.crl import CrlInfo, Crls, RevocationResult
 from licenses.pki.departments import DepartmentList, load_departments
@@ -88,22 +89,13 @@ class Pki:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.departments: DepartmentList = load_departments(settings.pki.departments_file)
         self._lock = threading.RLock()
-        keys = self._keys  # the key store is opened on first use
         self._inventory = Inventory(self.db, self.now)
-        self._crls = Crls(
-            settings,
-            self.db,
-            self._inventory,
-            keys,
-            now=self.now,
-            on_issued=functools.partial(write_crl, self.folder),
-        )
-        self._material = Material(self._inventory, keys, self.departments, now=self.now, lock=self._lock)
-        self._hierarchy = Hierarchy(
-            settings, self.db, self._inventory, keys, self._crls, self.departments, now=self.now
-        )
-        self._importer = Importer(self._inventory, keys, self.departments)
-        self._exporter = Exporter(self.folder, self._inventory, self._crls, self.departments)
+        ctx = PkiContext(settings, self.db, self._inventory, self._keys, self.departments, self.now)
+        self._crls = Crls(ctx, on_issued=functools.partial(write_crl, self.folder))
+        self._material = Material(ctx, lock=self._lock)
+        self._hierarchy = Hierarchy(ctx, self._crls)
+        self._importer = Importer(ctx)
+        self._exporter = Exporter(ctx, self._crls)
 
     def __repr__(self) -> str:
         return f"<Pki {self.folder}>"
@@ -132,7 +124,7 @@ class Pki:
             self._keystore = open_keystore(self.settings)
         return self._keystore
 
-    def _keys(self) -> AnyKeyStore:
+    def _keys(self) -> AnyKeyStore:  # for the parts: the key store is opened on first use
         return self.keystore
 
     # -- certificate records (records.Inventory) --------------------------------------------------

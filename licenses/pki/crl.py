@@ -21,11 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import events, ledger
-from core.db import Database, insert_ignore
-from core.keys import AnyKeyStore
+from core.db import insert_ignore
 from core.logging import log_event
-from core.settings import Settings
 from licenses.pki import _x509
+from licenses.pki._context import PkiContext
 from licenses.pki.errors import PkiError, PkiNotInitialised
 from licenses.pki.models import PkiCertificate, PkiCrl, PkiCrlHead
 from licenses.pki.records import (
@@ -33,7 +32,6 @@ from licenses.pki.records import (
     LEDGER_STREAM,
     ROOT_KEY,
     CertificateRecord,
-    Inventory,
     iso,
     parse_iso,
 )
@@ -96,29 +94,16 @@ class RevocationResult:
 class Crls:
     """Revoke certificates and issue CRLs (see the module docstring)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        inventory: Inventory,
-        keys: Callable[[], AnyKeyStore],
-        *,
-        now: Callable[[], datetime],
-        on_issued: Callable[[CrlInfo], None],
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.inventory = inventory
-        self.keys = keys
-        self.now = now
+    def __init__(self, ctx: PkiContext, *, on_issued: Callable[[CrlInfo], None]) -> None:
+        self.ctx = ctx
         self.on_issued = on_issued
 
     def can_sign(self, issuer: str) -> bool:
         """Whether the issuer's CA key is held here (so its CRL can be issued)."""
-        return self.keys().has_key(_issuer_key(issuer))
+        return self.ctx.keys().has_key(_issuer_key(issuer))
 
     def latest(self, issuer: str) -> CrlInfo | None:
-        with self.db.sessions() as s:
+        with self.ctx.db.sessions() as s:
             row = _latest_row(s, issuer)
             return None if row is None else CrlInfo.from_row(row)
 
@@ -153,7 +138,7 @@ class Crls:
         Revoking a revoked certificate changes nothing and says so (``already_revoked``).
         """
         reason = _x509.parse_reason(reason)
-        record = self.inventory.find(serial)
+        record = self.ctx.inventory.find(serial)
         issuer = self._issuer_name(record)
         if not self.can_sign(issuer):
             raise PkiError(
@@ -169,7 +154,7 @@ class Crls:
                 latest = _latest_row(s, issuer)
                 crl_row = latest if latest is not None else self._build(s, head, issuer)
             else:
-                now = self.now().replace(microsecond=0)
+                now = self.ctx.now().replace(microsecond=0)
                 row.revoked_at = iso(now)
                 row.revocation_reason = reason
                 row.invalidity_date = iso(invalidity_date) if invalidity_date else None
@@ -195,21 +180,23 @@ class Crls:
                 "a root CA cannot be revoked by a CRL: remove it from every trust store instead",
                 code="PKI_ROOT_NOT_REVOCABLE",
             )
-        root = self.inventory.require("root")
+        root = self.ctx.inventory.require("root")
         return "root" if record.issuer_serial == root.serial else "issuing"
 
     def _due(self, info: CrlInfo) -> bool:
         """Re-issue once half of the validity has passed (well before nextUpdate)."""
-        return self.now() >= info.this_update + (info.next_update - info.this_update) / 2
+        return self.ctx.now() >= info.this_update + (info.next_update - info.this_update) / 2
 
     def _validity(self, issuer: str) -> timedelta:
-        return timedelta(hours=ROOT_CRL_HOURS if issuer == "root" else self.settings.pki.crl_validity_hours)
+        return timedelta(
+            hours=ROOT_CRL_HOURS if issuer == "root" else self.ctx.settings.pki.crl_validity_hours
+        )
 
     @contextmanager
     def _locked_issuer(self, issuer: str) -> Iterator[tuple[Session, PkiCrlHead]]:
         """A transaction holding the issuer's head row: CRL issuers run one at a time."""
-        with self.db.session() as s:
-            values = {"issuer": issuer, "crl_number": 0, "touched_at": iso(self.now())}
+        with self.ctx.db.session() as s:
+            values = {"issuer": issuer, "crl_number": 0, "touched_at": iso(self.ctx.now())}
             insert_ignore(s, PkiCrlHead, [values], ("issuer",))
             head = s.execute(
                 select(PkiCrlHead)
@@ -220,7 +207,7 @@ class Crls:
             yield s, head
 
     def _build(self, s: Session, head: PkiCrlHead, issuer: str) -> PkiCrl:
-        row = self.inventory.current_row(s, issuer)
+        row = self.ctx.inventory.current_row(s, issuer)
         if row is None:
             raise PkiNotInitialised("the PKI has no CA yet: run `tongban pki init`")
         ca = CertificateRecord.from_row(row)
@@ -229,7 +216,7 @@ class Crls:
             .where(PkiCertificate.issuer_serial == ca.serial, PkiCertificate.revoked_at.is_not(None))
             .order_by(PkiCertificate.revoked_at, PkiCertificate.serial)
         ).all()
-        now = self.now().replace(microsecond=0)
+        now = self.ctx.now().replace(microsecond=0)
         number = head.crl_number + 1
         builder = _x509.crl_builder(
             ca.certificate,
@@ -247,7 +234,7 @@ class Crls:
             ],
         )
         crl = _x509.sign_crl(
-            builder, self.keys().signer(_issuer_key(issuer)), _x509.ec_public_key(ca.certificate)
+            builder, self.ctx.keys().signer(_issuer_key(issuer)), _x509.ec_public_key(ca.certificate)
         )
         der = crl.public_bytes(serialization.Encoding.DER)
         crl_row = PkiCrl(

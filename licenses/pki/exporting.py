@@ -14,10 +14,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from licenses.pki._context import PkiContext
 from licenses.pki.crl import CrlInfo, Crls
-from licenses.pki.departments import DepartmentList
 from licenses.pki.errors import PkiNotInitialised
-from licenses.pki.records import Inventory
 
 
 def pem(cert: x509.Certificate) -> bytes:
@@ -39,15 +38,14 @@ def write_crl(folder: Path, info: CrlInfo) -> None:
 class Exporter:
     """Write the PKI folder and trust exports from the inventory and the CRLs."""
 
-    def __init__(self, folder: Path, inventory: Inventory, crls: Crls, departments: DepartmentList) -> None:
-        self.folder = folder
-        self.inventory = inventory
+    def __init__(self, ctx: PkiContext, crls: Crls) -> None:
+        self.ctx = ctx
         self.crls = crls
-        self.departments = departments
+        self.folder = ctx.settings.pki_folder
 
     def materialize(self) -> None:
         """Rewrite the PKI folder from the database: CA, TSA, platform and current seal certificates, CRLs."""
-        inv = self.inventory
+        inv = self.ctx.inventory
         root, issuing = inv.root_certificate(), inv.issuing_certificate()
         write_atomic(self.folder / "root.crt.pem", pem(root))
         write_atomic(self.folder / "issuing.crt.pem", pem(issuing))
@@ -56,7 +54,7 @@ class Exporter:
             rec = inv.current(role)
             if rec is not None:
                 write_atomic(self.folder / f"{role}.crt.pem", pem(rec.certificate))
-        for dept in self.departments:
+        for dept in self.ctx.departments:
             rec = inv.current(f"seal:{dept.code}")
             if rec is not None:
                 write_atomic(self.folder / "seals" / f"{dept.code}.crt.pem", pem(rec.certificate))
@@ -67,7 +65,7 @@ class Exporter:
 
     def export_trust(self, out: Path) -> dict[str, Path]:
         """Write the trust material as PEM files: root, issuing CA, TSA, a bundle, the current CRLs."""
-        inv = self.inventory
+        inv = self.ctx.inventory
         out.mkdir(parents=True, exist_ok=True)
         files: dict[str, bytes] = {
             "root.pem": pem(inv.root_certificate()),

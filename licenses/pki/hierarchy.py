@@ -7,24 +7,20 @@ stays valid, ``superseded``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from cryptography import x509
 from sqlalchemy.exc import IntegrityError
 
 from core import events
-from core.db import Database
-from core.keys import AnyKeyStore
 from core.keys.base import PLATFORM_KEY
 from core.logging import log_event
-from core.settings import Settings
 from licenses.pki import _x509
+from licenses.pki._context import PkiContext
 from licenses.pki._x509 import SAMPLE_MARK
 from licenses.pki.crl import Crls
-from licenses.pki.departments import Department, DepartmentList
+from licenses.pki.departments import Department
 from licenses.pki.errors import PkiError, PkiNotInitialised
-from licenses.pki.records import ISSUING_KEY, ROOT_KEY, TSA_KEY, CertificateRecord, Inventory, seal_key_name
+from licenses.pki.records import ISSUING_KEY, ROOT_KEY, TSA_KEY, CertificateRecord, seal_key_name
 
 log = logging.getLogger("tongban.pki")
 
@@ -38,25 +34,10 @@ TSA_DAYS = 1826  # 5 years
 class Hierarchy:
     """Issue the CA pair and the certificates below it (callers hold the PKI's lock)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        inventory: Inventory,
-        keys: Callable[[], AnyKeyStore],
-        crls: Crls,
-        departments: DepartmentList,
-        *,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.inventory = inventory
-        self.keys = keys
+    def __init__(self, ctx: PkiContext, crls: Crls) -> None:
+        self.ctx = ctx
         self.crls = crls
-        self.departments = departments
-        self.now = now
-        self.base_url = settings.pki.public_base_url.rstrip("/")
+        self.base_url = ctx.settings.pki.public_base_url.rstrip("/")
 
     def init(self) -> list[str]:
         """Make what is missing: sample CA (when allowed), CRLs, TSA, platform and department seals.
@@ -64,9 +45,9 @@ class Hierarchy:
         Idempotent: a second run changes nothing and says so. Returns one line per step.
         """
         steps: list[str] = []
-        inv = self.inventory
+        inv, settings = self.ctx.inventory, self.ctx.settings
         if inv.current("root") is None:
-            if not self.settings.pki.sample:
+            if not settings.pki.sample:
                 raise PkiNotInitialised(
                     "no CA and TONGBAN_PKI__SAMPLE=false: import the CA with `tongban pki import-ca` "
                     "before `tongban pki init`"
@@ -86,7 +67,7 @@ class Hierarchy:
             if inv.current(role) is None:
                 self.issue_end_entity(role)
                 made.append(role)
-        for dept in self.departments:
+        for dept in self.ctx.departments:
             if inv.current(f"seal:{dept.code}") is None:
                 self.issue_end_entity(f"seal:{dept.code}", dept)
                 made.append(dept.code)
@@ -95,7 +76,7 @@ class Hierarchy:
             if made
             else "PKI: TSA, platform and seals present"
         )
-        now = self.now()
+        now = self.ctx.now()
         unusable = [
             f"{r.role} ({r.state(now)})"
             for r in (inv.current(role) for role in self._end_entity_roles())
@@ -111,11 +92,11 @@ class Hierarchy:
         if department in ("tsa", "platform"):
             self.issue_end_entity(department)
             return department, None
-        dept = self.departments.get(department)
+        dept = self.ctx.departments.get(department)
         role = f"seal:{dept.code}"
-        previous = self.inventory.current(role)
+        previous = self.ctx.inventory.current(role)
         record = self.issue_end_entity(role, dept)
-        with self.db.session() as s:
+        with self.ctx.db.session() as s:
             events.record_event(
                 s,
                 "pki.seal_rotated",
@@ -131,19 +112,19 @@ class Hierarchy:
 
     def issue_end_entity(self, role: str, department: Department | None = None) -> CertificateRecord:
         """A new generation for ``role``: a new key (seals) or the role's fixed key, a new certificate."""
-        issuing = self.inventory.require("issuing")
-        sample = self.inventory.is_sample()
-        generation = self.inventory.next_generation(role)
+        issuing = self.ctx.inventory.require("issuing")
+        sample = self.ctx.inventory.is_sample()
+        generation = self.ctx.inventory.next_generation(role)
         if role == "tsa":  # a new key per generation: pki.tsa, pki.tsa.2, …
             key_name = TSA_KEY if generation == 1 else f"{TSA_KEY}.{generation}"
             kind, days = "tsa", TSA_DAYS
         elif role == "platform":
-            key_name, kind, days = PLATFORM_KEY, "platform", self.settings.pki.seal_validity_days
+            key_name, kind, days = PLATFORM_KEY, "platform", self.ctx.settings.pki.seal_validity_days
         else:
             assert department is not None
             key_name, kind = seal_key_name(department.code, generation), "seal"
-            days = self.settings.pki.seal_validity_days
-        keystore = self.keys()
+            days = self.ctx.settings.pki.seal_validity_days
+        keystore = self.ctx.keys()
         signer = keystore.create_signing_key(key_name, exist_ok=True)
         ca_signer = keystore.signer(ISSUING_KEY)
         cert = _x509.end_entity_certificate(
@@ -151,15 +132,15 @@ class Hierarchy:
             issuing.certificate,
             signer.public_key(),
             self._subject(role, sample, department),
-            now=self.now(),
+            now=self.ctx.now(),
             days=days,
             base_url=self.base_url,
             sample=sample,
             timestamping=role == "tsa",
         )
         try:
-            with self.db.session() as s:
-                row = self.inventory.insert(
+            with self.ctx.db.session() as s:
+                row = self.ctx.inventory.insert(
                     s,
                     cert=cert,
                     kind=kind,
@@ -194,8 +175,8 @@ class Hierarchy:
         return record
 
     def _make_sample_ca(self) -> None:
-        now = self.now()
-        keystore = self.keys()
+        now = self.ctx.now()
+        keystore = self.ctx.keys()
         root_signer = keystore.create_signing_key(ROOT_KEY, exist_ok=True)
         root = _x509.root_certificate(
             root_signer, self._subject("root", True), now=now, days=ROOT_DAYS, sample=True
@@ -211,12 +192,12 @@ class Hierarchy:
             base_url=self.base_url,
             sample=True,
         )
-        self.inventory.record_ca_pair(root, issuing, root_key_name=ROOT_KEY, source="sample")
+        self.ctx.inventory.record_ca_pair(root, issuing, root_key_name=ROOT_KEY, source="sample")
         keystore.store_certificate(ROOT_KEY, root)
         keystore.store_certificate(ISSUING_KEY, issuing)
 
     def _end_entity_roles(self) -> list[str]:
-        return ["tsa", "platform", *(f"seal:{d.code}" for d in self.departments)]
+        return ["tsa", "platform", *(f"seal:{d.code}" for d in self.ctx.departments)]
 
     def _subject(self, role: str, sample: bool, department: Department | None = None) -> x509.Name:
         unit = _mark("电子证照", sample)
@@ -232,7 +213,7 @@ class Hierarchy:
             what = "通办时间戳服务" if role == "tsa" else "通办共享平台电子印章"
             return _x509.name(
                 common_name=_mark(what, sample),
-                organization=self.settings.platform_name,
+                organization=self.ctx.settings.platform_name,
                 unit=unit,
                 province=PROVINCE,
             )

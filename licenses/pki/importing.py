@@ -6,22 +6,18 @@ recorded: CA flags, who signed whom, the key matching the certificate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from core.keys import AnyKeyStore
 from core.keys.base import PLATFORM_KEY
 from licenses.pki import _x509
-from licenses.pki.departments import DepartmentList
+from licenses.pki._context import PkiContext
 from licenses.pki.errors import ImportRejected
 from licenses.pki.records import (
     ISSUING_KEY,
     ROOT_KEY,
     TSA_KEY,
     CertificateRecord,
-    Inventory,
     normalize_serial,
     seal_key_name,
 )
@@ -31,12 +27,8 @@ from licenses.pki.tsa import check_tsa_certificate
 class Importer:
     """Import a CA pair or a certificate into the inventory and the key store."""
 
-    def __init__(
-        self, inventory: Inventory, keys: Callable[[], AnyKeyStore], departments: DepartmentList
-    ) -> None:
-        self.inventory = inventory
-        self.keys = keys
-        self.departments = departments
+    def __init__(self, ctx: PkiContext) -> None:
+        self.ctx = ctx
 
     def import_ca(
         self,
@@ -48,7 +40,7 @@ class Importer:
     ) -> list[str]:
         """Use an existing root and issuing CA (before ``init``). The issuing CA key is imported into
         the key store, or must already be there under ``pki.issuing-ca`` (e.g. on the HSM)."""
-        if self.inventory.current("root") is not None:
+        if self.ctx.inventory.current("root") is not None:
             raise ImportRejected(
                 "this data dir already has a CA; import into a fresh one (TONGBAN_PKI__SAMPLE=false, "
                 "then `tongban init`, `tongban pki import-ca`, `tongban pki init`)"
@@ -65,7 +57,7 @@ class Importer:
             raise ImportRejected(
                 f"the issuing CA is not signed by the root (or the root is not self-signed): {exc}"
             ) from exc
-        keystore = self.keys()
+        keystore = self.ctx.keys()
         steps = []
         for key, name, cert in ((issuing_key, ISSUING_KEY, issuing), (root_key, ROOT_KEY, root)):
             if key is not None:
@@ -82,7 +74,7 @@ class Importer:
                 raise ImportRejected(
                     "the issuing CA key is needed: pass it, or put it in the key store as pki.issuing-ca"
                 )
-        self.inventory.record_ca_pair(
+        self.ctx.inventory.record_ca_pair(
             root,
             issuing,
             root_key_name=ROOT_KEY if keystore.has_key(ROOT_KEY) else None,
@@ -103,10 +95,10 @@ class Importer:
         It becomes the role's next generation. Its key is ``key`` (imported) or, for ``tsa`` and
         ``platform``, the key already in the store.
         """
-        issuing = self.inventory.require("issuing")
+        issuing = self.ctx.inventory.require("issuing")
         department = None
         if role.startswith("seal:"):
-            department = self.departments.get(role.removeprefix("seal:"))
+            department = self.ctx.departments.get(role.removeprefix("seal:"))
             role, kind = f"seal:{department.code}", "seal"
         elif role in ("tsa", "platform"):
             kind = role
@@ -118,11 +110,11 @@ class Importer:
             raise ImportRejected(f"the certificate is not issued by this PKI's issuing CA: {exc}") from exc
         if kind == "tsa":
             check_tsa_certificate(cert)
-        generation = self.inventory.next_generation(role)
+        generation = self.ctx.inventory.next_generation(role)
         key_name = {"tsa": TSA_KEY, "platform": PLATFORM_KEY}.get(kind) or seal_key_name(
             department.code if department else "", generation
         )
-        keystore = self.keys()
+        keystore = self.ctx.keys()
         if key is not None:
             if key.public_key() != cert.public_key():
                 raise ImportRejected("the key does not match the certificate")
@@ -133,8 +125,8 @@ class Importer:
             keystore.import_signing_key(key_name, key)
         elif not keystore.has_key(key_name) or keystore.signer(key_name).public_key() != cert.public_key():
             raise ImportRejected(f"no key for this certificate in the key store ({key_name}); pass --key")
-        with self.inventory.db.session() as s:
-            row = self.inventory.insert(
+        with self.ctx.inventory.db.session() as s:
+            row = self.ctx.inventory.insert(
                 s,
                 cert=cert,
                 kind=kind,

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from cryptography import x509
 
-from core.keys import AnyKeyStore
 from core.keys.base import Signer
+from licenses.pki._context import PkiContext
 from licenses.pki._x509 import TSA_POLICY_OID
-from licenses.pki.departments import Department, DepartmentList
+from licenses.pki.departments import Department
 from licenses.pki.errors import CertificateRevoked, PkiError
-from licenses.pki.records import Inventory, iso, normalize_serial
+from licenses.pki.records import iso, normalize_serial
 from licenses.pki.tsa import TimestampAuthority
 
 TSA_RECHECK_S = 60.0  # a cached TSA re-reads its certificate's revocation this often
@@ -50,27 +48,16 @@ class SealMaterial:
 class Material:
     """Seals and the TSA over the inventory and the key store (thread-safe)."""
 
-    def __init__(
-        self,
-        inventory: Inventory,
-        keys: Callable[[], AnyKeyStore],
-        departments: DepartmentList,
-        *,
-        now: Callable[[], datetime],
-        lock: threading.RLock,
-    ) -> None:
-        self.inventory = inventory
-        self.keys = keys
-        self.departments = departments
-        self.now = now
+    def __init__(self, ctx: PkiContext, *, lock: threading.RLock) -> None:
+        self.ctx = ctx
         self._lock = lock
         self._tsa: TimestampAuthority | None = None
         self._tsa_checked = 0.0
 
     def material(self, role: str, department: Department | None = None) -> SealMaterial:
         """The current key, certificate and chain of ``role``; CertificateRevoked if unusable."""
-        rec = self.inventory.require(role)
-        now = self.now()
+        rec = self.ctx.inventory.require(role)
+        now = self.ctx.now()
         state = rec.state(now)
         if state == "revoked":
             hint = f"`tongban pki rotate-seal {department.code}`" if department else "`tongban pki init`"
@@ -87,16 +74,16 @@ class Material:
             raise PkiError(f"no key is held here for {role}", code="PKI_NO_KEY")
         return SealMaterial(
             role=role,
-            signer=self.keys().signer(rec.key_name),
+            signer=self.ctx.keys().signer(rec.key_name),
             certificate=rec.certificate,
-            chain=self.inventory.ca_chain(),
+            chain=self.ctx.inventory.ca_chain(),
             department=department,
             generation=rec.generation,
         )
 
     def seal(self, department: str) -> SealMaterial:
         """The current seal of a department (code or USCC)."""
-        dept = self.departments.get(department)
+        dept = self.ctx.departments.get(department)
         return self.material(f"seal:{dept.code}", dept)
 
     def tsa(self) -> TimestampAuthority:
