@@ -18,6 +18,8 @@ Recipes (the raw pyhanko / ASN.1 / reportlab work lives in private modules)::
     report = verify_license(pdf, trust=trust(settings), registry=registry)     # never raises
     verify_license_strict(pdf, ...)                                            # raises VerificationFailed
     render_face(face, on_canvas=draw_annotation) -> bytes                      # for annotated copies
+    resolve_license_type("business_license") -> LicenseType    # by type code or key; LicenseTypeError
+    verify_license(pdf, trust=..., registry=lookup)            # any LicenseLookup: a find(license_id)
 
 PDF + PAdES (ECDSA P-256) deliberately instead of GB/T 36905's OFD + SM2 (DOMAIN.md §7).
 """
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from core.settings import Settings
     from core.store import ObjectStore
     from licenses._face import Holder, IssueRequest
+    from licenses._face import resolve_type as resolve_license_type
     from licenses._pades import DEFAULT_PROFILE, PROFILES, Profile, Trust, certified_revision_length
     from licenses._render import Face
     from licenses._render import render as render_face
@@ -51,21 +54,23 @@ if TYPE_CHECKING:
         VerificationFailed,
     )
     from licenses.from_case import AwaitingApproval, request_from_case
-    from licenses.registry import (
-        TRANSITIONS,
-        IssuedLicense,
-        IssueOutcome,
-        LicenseRegistry,
-        LicenseView,
-        StatusEntry,
+    from licenses.registry import LicenseRegistry
+    from licenses.transitions import TRANSITIONS
+    from licenses.verification import (
+        LicenseLookup,
+        RegisteredLicense,
+        async_verify_license,
+        verify_license,
+        verify_license_strict,
     )
-    from licenses.verification import async_verify_license, verify_license, verify_license_strict
+    from licenses.views import IssuedLicense, IssueOutcome, LicenseView, StatusEntry
 
 # Public names are loaded on first use (PEP 562): importing ``licenses`` (or ``licenses.errors``)
 # must not pull in pyhanko and reportlab, which every CLI command would otherwise pay for.
 _LAZY: dict[str, tuple[str, str]] = {
     "Holder": ("licenses._face", "Holder"),
     "IssueRequest": ("licenses._face", "IssueRequest"),
+    "resolve_license_type": ("licenses._face", "resolve_type"),
     "DEFAULT_PROFILE": ("licenses._pades", "DEFAULT_PROFILE"),
     "PROFILES": ("licenses._pades", "PROFILES"),
     "Profile": ("licenses._pades", "Profile"),
@@ -95,20 +100,22 @@ _LAZY: dict[str, tuple[str, str]] = {
     },
     "AwaitingApproval": ("licenses.from_case", "AwaitingApproval"),
     "request_from_case": ("licenses.from_case", "request_from_case"),
+    "LicenseRegistry": ("licenses.registry", "LicenseRegistry"),
+    "TRANSITIONS": ("licenses.transitions", "TRANSITIONS"),
     **{
-        name: ("licenses.registry", name)
+        name: ("licenses.verification", name)
         for name in (
-            "TRANSITIONS",
-            "IssuedLicense",
-            "IssueOutcome",
-            "LicenseRegistry",
-            "LicenseView",
-            "StatusEntry",
+            "LicenseLookup",
+            "RegisteredLicense",
+            "async_verify_license",
+            "verify_license",
+            "verify_license_strict",
         )
     },
-    "async_verify_license": ("licenses.verification", "async_verify_license"),
-    "verify_license": ("licenses.verification", "verify_license"),
-    "verify_license_strict": ("licenses.verification", "verify_license_strict"),
+    **{
+        name: ("licenses.views", name)
+        for name in ("IssuedLicense", "IssueOutcome", "LicenseView", "StatusEntry")
+    },
 }
 
 
@@ -186,11 +193,13 @@ __all__ = [
     "IssueRequest",
     "IssuedLicense",
     "LicenseError",
+    "LicenseLookup",
     "LicenseNotFound",
     "LicenseRegistry",
     "LicenseTypeError",
     "LicenseView",
     "Profile",
+    "RegisteredLicense",
     "RegistryError",
     "RenderError",
     "Seal",
@@ -207,6 +216,7 @@ __all__ = [
     "open_registry",
     "render_face",
     "request_from_case",
+    "resolve_license_type",
     "trust",
     "verify_license",
     "verify_license_strict",

@@ -222,6 +222,11 @@ def build_metadata(
     return doc
 
 
+def qr_payload(verify_url: str, license_id: str, verify_code: str) -> str:
+    """What the QR code on the face says: the verify page with the identifier and the code."""
+    return f"{verify_url}?id={license_id}&code={verify_code.replace('-', '')}"
+
+
 def build_face(
     t: LicenseType,
     meta: Mapping[str, Any],

@@ -40,7 +40,7 @@ from licenses._report import VerificationReport
 from licenses._verify import check_file
 from licenses.errors import LicenseError
 from licenses.registry import LicenseRegistry
-from licenses.verification import async_verify_license
+from licenses.verification import LicenseLookup, async_verify_license
 
 COPY_FORMAT = "tongban-copy/1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -184,7 +184,7 @@ async def async_verify_document(
     pdf: bytes,
     *,
     trust: Trust,
-    registry: LicenseRegistry | None,
+    registry: LicenseLookup | None,
     provider: PkiSealProvider | None = None,
     as_dept: str | None = None,
     now: datetime | None = None,
@@ -257,7 +257,7 @@ def verify_document(
     pdf: bytes,
     *,
     trust: Trust,
-    registry: LicenseRegistry | None,
+    registry: LicenseLookup | None,
     provider: PkiSealProvider | None = None,
     as_dept: str | None = None,
     now: datetime | None = None,

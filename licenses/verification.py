@@ -8,28 +8,61 @@ Registry checks, after the file checks: the identifier (ZZBS) read from the cert
 registered (``unknown_license``); the registry's SHA-256 of the certified revision and its type
 and holder match the file (``registry_mismatch``); the status is 01 有效 (``status_not_valid``, with
 the status in the report).
+
+What the registry checks need is :class:`LicenseLookup` — a ``find(license_id)`` that returns a
+:class:`RegisteredLicense` or None. :class:`~licenses.LicenseRegistry` is one; this module never
+imports it (the registry imports this one to offer ``registry.verify``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from licenses import _report as R
+from licenses._face import Holder
 from licenses._pades import Trust
 from licenses._report import VerificationReport
 from licenses._verify import check_file
 from licenses.errors import VerificationFailed
-from licenses.registry import LicenseRegistry
 
 # pyhanko logs every failed path build with a traceback: the report already says it
 for _name in ("pyhanko.sign.validation.generic_cms", "pyhanko_certvalidator", "pyhanko.sign.general"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 
+class RegisteredLicense(Protocol):
+    """What the registry says about one identifier (a :class:`~licenses.LicenseView` is one)."""
+
+    @property
+    def license_id(self) -> str: ...
+    @property
+    def type_code(self) -> str: ...
+    @property
+    def issuer_code(self) -> str: ...
+    @property
+    def holders(self) -> Sequence[Holder]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_name(self) -> str: ...
+    @property
+    def certified_sha256(self) -> str: ...
+
+
+class LicenseLookup(Protocol):
+    """What verification needs from a registry (a :class:`~licenses.LicenseRegistry` is one)."""
+
+    def find(self, license_id: str) -> RegisteredLicense | None: ...
+
+
 async def async_verify_license(
-    pdf: bytes, *, trust: Trust, registry: LicenseRegistry | None, now: datetime | None = None
+    pdf: bytes, *, trust: Trust, registry: LicenseLookup | None, now: datetime | None = None
 ) -> VerificationReport:
     found = await check_file(pdf, trust, now=now)
     report = VerificationReport(
@@ -80,14 +113,14 @@ async def async_verify_license(
 
 
 def verify_license(
-    pdf: bytes, *, trust: Trust, registry: LicenseRegistry | None, now: datetime | None = None
+    pdf: bytes, *, trust: Trust, registry: LicenseLookup | None, now: datetime | None = None
 ) -> VerificationReport:
     """Check a license file end to end; see the module docstring. Never raises on a bad file."""
     return asyncio.run(async_verify_license(pdf, trust=trust, registry=registry, now=now))
 
 
 def verify_license_strict(
-    pdf: bytes, *, trust: Trust, registry: LicenseRegistry | None, now: datetime | None = None
+    pdf: bytes, *, trust: Trust, registry: LicenseLookup | None, now: datetime | None = None
 ) -> VerificationReport:
     """Like :func:`verify_license`, but raises :class:`VerificationFailed` unless the license is valid."""
     report = verify_license(pdf, trust=trust, registry=registry, now=now)

@@ -36,18 +36,8 @@ from licenses.pki._x509 import (
     TSA_POLICY_OID,
     uscc_of,
 )
-from licenses.pki.authority import (
-    ISSUING_KEY,
-    ROOT_KEY,
-    TSA_KEY,
-    CertificateRecord,
-    CrlInfo,
-    Pki,
-    RevocationResult,
-    SealMaterial,
-    normalize_serial,
-    seal_key_name,
-)
+from licenses.pki.authority import Pki
+from licenses.pki.crl import CrlInfo, RevocationResult
 from licenses.pki.departments import Department, DepartmentList, load_departments
 from licenses.pki.errors import (
     CertificateRevoked,
@@ -59,6 +49,15 @@ from licenses.pki.errors import (
     UnknownDepartment,
 )
 from licenses.pki.health import check_pki
+from licenses.pki.material import SealMaterial
+from licenses.pki.records import (
+    ISSUING_KEY,
+    ROOT_KEY,
+    TSA_KEY,
+    CertificateRecord,
+    normalize_serial,
+    seal_key_name,
+)
 from licenses.pki.tsa import TimestampAuthority
 
 

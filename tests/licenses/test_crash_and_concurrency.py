@@ -17,7 +17,7 @@ from core.ledger import verify_chain
 from core.store import Zone
 from licenses import verify_license
 from licenses.models import LicenseFile, LicenseIntent, LicenseOrphan, LicenseRecord
-from licenses.registry import AFTER_REGISTER, AFTER_STORE, BEFORE_COMMIT
+from licenses.registration import AFTER_REGISTER, AFTER_STORE, BEFORE_COMMIT
 from tests.licenses.conftest import LicEnv, make_env
 from tests.licenses.issue_child import requests
 

@@ -91,9 +91,9 @@ def types_(json_out: bool = JsonOpt) -> None:
 def _default_issuer(type_code: str) -> str:
     """The department of the first catalog service item that issues this type."""
     from contracts.catalog import load_catalog
-    from licenses._face import resolve_type
+    from licenses import resolve_license_type
 
-    type_code = resolve_type(type_code).type_code
+    type_code = resolve_license_type(type_code).type_code
     for item in load_catalog().items:
         if item.license is not None and item.license.type_code == type_code:
             return item.department
@@ -113,11 +113,10 @@ def issue(
     json_out: bool = JsonOpt,
 ) -> None:
     """Issue one license: identifier, face, PAdES seal, store, registry."""
-    from licenses import Holder, IssueRequest, LicenseError
-    from licenses._face import resolve_type
+    from licenses import Holder, IssueRequest, LicenseError, resolve_license_type
 
     try:
-        t = resolve_type(type_)
+        t = resolve_license_type(type_)
     except LicenseError as exc:
         _license_fail(exc)
     people: list[Holder] = []
