@@ -3,7 +3,7 @@ on loopback, but on fixed ports of the container's network.
 
     python sandbox_world.py --out /opt/tongban/var/sandbox --cases 200 --seed 20261125 [--host 0.0.0.0]
 
-Generates the day with :func:`tongban.demo.generate_day` (``contracts.generator``: planted defects,
+Generates the day with :func:`tongban.demo.generate_day` (``sandbox.generator``: planted defects,
 children before parents, late approval data; same seed, same bytes) into ``--out``, then serves
 
     province                 SOAP  :8701   (its store: <out>/province.db)

@@ -43,7 +43,9 @@ def left_out_of_all(package: types.ModuleType) -> list[str]:
 
 
 def _fresh(code: str) -> list[str]:
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     loaded: list[str] = json.loads(res.stdout.strip().splitlines()[-1])
     return loaded

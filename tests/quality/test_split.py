@@ -15,8 +15,8 @@ import pytest
 from contracts import rules as R
 from contracts.calendar import default_calendar
 from contracts.fields import TABLES
-from contracts.generator import defects_path, held_children, write_case_files
 from quality import CaseFrames, Split, case_frames, shared_runner, split_frames, split_rows
+from sandbox.generator import defects_path, held_children, write_case_files
 
 ROOT = Path(__file__).resolve().parents[2]
 Row = dict[str, Any]
