@@ -19,8 +19,9 @@ from tests.containers.engine import ROOT, compose_bin
 from tests.containers.stack import COMPOSE_FILE, ENV_EXAMPLE, TEST_OVERRIDE
 
 PRODUCT = ("contracts", "core", "quality", "connectors", "licenses", "pipeline", "gateway", "dags", "tongban")
-# read directly but not deployment settings: the demo's size and sample, an OID constant's name
-NOT_DEPLOYMENT = {"TONGBAN_DEMO_CASES", "TONGBAN_DEMO_VERIFY", "TONGBAN_OID_ARC"}
+# "TONGBAN_…" literals that are not deployment settings: the demo's size and sample, an OID
+# constant's name, the error kernel's code
+NOT_DEPLOYMENT = {"TONGBAN_DEMO_CASES", "TONGBAN_DEMO_VERIFY", "TONGBAN_OID_ARC", "TONGBAN_ERROR"}
 
 
 def settings_env_names(model: type[BaseModel] = Settings, prefix: str = "TONGBAN_") -> set[str]:

@@ -145,7 +145,7 @@ def test_the_chain_on_the_compose_deployment_survives_a_killed_worker(stack: Sta
     s.compose("stop", "sandbox")
     out = tmp_path / "sandbox"
     docker("cp", f"{sandbox_cid}:/opt/tongban/sandbox", str(out))
-    from contracts.generator import approvals_path, defects_path
+    from sandbox.generator import approvals_path, defects_path
     from sandbox.province import ProvinceStore
 
     cases_file = out / "day" / "cases.jsonl"
