@@ -10,6 +10,8 @@ Recipes (the raw pyhanko / ASN.1 / reportlab work lives in private modules)::
     outcomes = registry.issue_many(requests, on_progress=...)   # bulk, batch transactions
     request_from_case(accept_row, result_row, approval) -> IssueRequest   # catalog field sources
     registry.verify(pdf) -> VerificationReport                 # with the PKI's trust
+    registry.verify(pdf, at=judgement_moment("2030-01-02"))    # "was it valid on that day?"
+    validity_problem(valid_from, valid_until, at) -> (reason, note) | None   # license_expired …
     registry.get(license_id) -> LicenseView ; registry.find_by_holder(code, code_type, type_code=None)
     registry.metadata(license_id) -> dict ; registry.face(license_id) -> Face ; registry.file(license_id)
     registry.transition(license_id, "suspend", reason=..., actor=...)   # DOMAIN.md §3 table
@@ -38,7 +40,8 @@ if TYPE_CHECKING:
     from licenses._pades import DEFAULT_PROFILE, PROFILES, Profile, Trust, certified_revision_length
     from licenses._render import Face
     from licenses._render import render as render_face
-    from licenses._report import REASON_CODES, VerificationReport
+    from licenses._report import REASON_CODES, VerificationReport, reason_text
+    from licenses.validity import judgement_moment, validity_problem
     from licenses._seals import Seal, SealProvider
     from licenses.errors import (
         GlyphMissing,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         SigningError,
         TransitionRefused,
         UniquenessConflict,
+        ValidityEnded,
         VerificationFailed,
     )
     from licenses.from_case import AwaitingApproval, request_from_case
@@ -80,6 +84,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "render_face": ("licenses._render", "render"),
     "REASON_CODES": ("licenses._report", "REASON_CODES"),
     "VerificationReport": ("licenses._report", "VerificationReport"),
+    "reason_text": ("licenses._report", "reason_text"),
+    "judgement_moment": ("licenses.validity", "judgement_moment"),
+    "validity_problem": ("licenses.validity", "validity_problem"),
     "Seal": ("licenses._seals", "Seal"),
     "SealProvider": ("licenses._seals", "SealProvider"),
     **{
@@ -95,6 +102,7 @@ _LAZY: dict[str, tuple[str, str]] = {
             "SigningError",
             "TransitionRefused",
             "UniquenessConflict",
+            "ValidityEnded",
             "VerificationFailed",
         )
     },
@@ -209,15 +217,19 @@ __all__ = [
     "TransitionRefused",
     "Trust",
     "UniquenessConflict",
+    "ValidityEnded",
     "VerificationFailed",
     "VerificationReport",
     "async_verify_license",
     "certified_revision_length",
+    "judgement_moment",
     "open_registry",
+    "reason_text",
     "render_face",
     "request_from_case",
     "resolve_license_type",
     "trust",
+    "validity_problem",
     "verify_license",
     "verify_license_strict",
 ]

@@ -127,6 +127,17 @@ def check_request(t: LicenseType, req: IssueRequest) -> None:
         )
 
 
+def check_validity(t: LicenseType, req: IssueRequest, today: date) -> None:
+    """Refuse a request whose end of validity (as :func:`licenses.allocation.prepare` will set it:
+    the request's, else the type's rule) is before ``today`` — a license that is over at issue."""
+    from licenses.errors import ValidityEnded
+
+    start = req.valid_from or req.issue_date or today
+    until = req.valid_until if req.valid_until is not None else t.validity_end(start)
+    if until is not None and until < today:
+        raise ValidityEnded(case=req.idempotency_key, valid_until=until.isoformat(), today=today.isoformat())
+
+
 def derived_fields(t: LicenseType, req: IssueRequest) -> dict[str, str]:
     """Face fields filled from the holders when the request leaves them out (权利人, 名称…)."""
     out: dict[str, str] = {}

@@ -88,6 +88,7 @@ def allocate(
                 t = _face.resolve_type(req.type_code)
                 req = replace(req, type_code=t.type_code)
                 _face.check_request(t, req)
+                _face.check_validity(t, req, local_date(now))
                 fp = req.fingerprint()
                 key = req.idempotency_key
                 if key and key in seen:

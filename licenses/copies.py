@@ -40,7 +40,7 @@ from licenses._report import VerificationReport
 from licenses._verify import check_file
 from licenses.errors import LicenseError
 from licenses.registry import LicenseRegistry
-from licenses.verification import LicenseLookup, async_verify_license
+from licenses.verification import LicenseLookup, async_verify_license, judge_validity, registry_status
 
 COPY_FORMAT = "tongban-copy/1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -188,13 +188,16 @@ async def async_verify_document(
     provider: PkiSealProvider | None = None,
     as_dept: str | None = None,
     now: datetime | None = None,
+    at: datetime | None = None,
 ) -> VerificationReport:
-    """Verify a license or an annotated copy; ``kind`` and ``copy`` in the report say which."""
+    """Verify a license or an annotated copy; ``kind`` and ``copy`` in the report say which.
+    ``at``: the moment judged (validity, copy expiry, registry status then; default now)."""
     now = now or datetime.now(UTC)
     found = await check_file(pdf, trust, now=now)
     copy = found.metadata.get("copy") if isinstance(found.metadata, dict) else None
     if not isinstance(copy, dict) or copy.get("format") != COPY_FORMAT:
-        return await async_verify_license(pdf, trust=trust, registry=registry, now=now)
+        return await async_verify_license(pdf, trust=trust, registry=registry, now=now, at=at)
+    moment = at or now
     report = VerificationReport(
         kind="copy",
         reasons=list(found.reasons),
@@ -220,7 +223,8 @@ async def async_verify_document(
     except ValueError:
         report.fail(R.NOT_A_LICENSE, "the copy carries no valid expiry date")
         return report
-    if now.astimezone(SHANGHAI).date() > last_day:
+    judge_validity(report, found, moment)
+    if moment.astimezone(SHANGHAI).date() > last_day:
         report.fail(R.COPY_EXPIRED, f"the copy could be used until {last_day}")
     if as_dept is not None and as_dept != copy.get("recipient"):
         report.fail(
@@ -234,6 +238,7 @@ async def async_verify_document(
         report.fail(R.UNKNOWN_LICENSE, f"{report.license_id} is not in the registry")
         return report
     report.status, report.status_name = view.status, view.status_name
+    status = registry_status(registry, view, at)
     original = copy.get("original") or {}
     same = (
         original.get("certified_sha256") == view.certified_sha256
@@ -248,8 +253,8 @@ async def async_verify_document(
     }
     if not same:
         report.fail(R.REGISTRY_MISMATCH, "the copy does not describe the license as registered")
-    if view.status != "01":
-        report.fail(R.STATUS_NOT_VALID, f"registry status {view.status} {view.status_name}")
+    if status != "01":
+        report.fail(R.STATUS_NOT_VALID, f"registry status {status} (now {view.status} {view.status_name})")
     return report
 
 
@@ -261,11 +266,12 @@ def verify_document(
     provider: PkiSealProvider | None = None,
     as_dept: str | None = None,
     now: datetime | None = None,
+    at: datetime | None = None,
 ) -> VerificationReport:
     """Synchronous :func:`async_verify_document`. Never raises on a bad file."""
     return asyncio.run(
         async_verify_document(
-            pdf, trust=trust, registry=registry, provider=provider, as_dept=as_dept, now=now
+            pdf, trust=trust, registry=registry, provider=provider, as_dept=as_dept, now=now, at=at
         )
     )
 
@@ -289,7 +295,12 @@ class CopyService:
         )
 
     def verify(
-        self, pdf: bytes, *, as_dept: str | None = None, now: datetime | None = None
+        self,
+        pdf: bytes,
+        *,
+        as_dept: str | None = None,
+        now: datetime | None = None,
+        at: datetime | None = None,
     ) -> VerificationReport:
         return verify_document(
             pdf,
@@ -298,6 +309,7 @@ class CopyService:
             provider=self.provider,
             as_dept=as_dept,
             now=now,
+            at=at,
         )
 
 

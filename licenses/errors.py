@@ -3,6 +3,7 @@ error kernel, :class:`contracts.errors.TongbanError` (``code``, ``message``, ``a
 
 LicenseError                       base; ``code`` is stable, the message says what to do
 ├── LicenseTypeError               unknown type, missing or unknown face field, bad holder
+│   └── ValidityEnded              the end of validity (ZZYXQJZRQ) has passed: not issued
 ├── AwaitingApproval               a case's license waits for its approval data (licenses.from_case)
 ├── RenderError                    the face cannot be drawn
 │   └── GlyphMissing               a character no configured font can draw (names it, U+XXXX)
@@ -37,6 +38,25 @@ class LicenseError(TongbanError):
 
 class LicenseTypeError(LicenseError):
     code = "LICENSE_TYPE"
+
+
+class ValidityEnded(LicenseTypeError):
+    """An issue request whose end of validity (有效期截止日期, ZZYXQJZRQ) is before today: refused."""
+
+    code = "LICENSE_VALIDITY_ENDED"
+
+    def __init__(self, *, case: str | None, valid_until: str, today: str) -> None:
+        where = f"办件/请求 {case}" if case else "签发请求"
+        super().__init__(
+            f"{where}：字段 ZZYXQJZRQ（有效期截止日期）{valid_until} 早于今天 {today}，"
+            "有效期已过的证照不予签发；请核对审批数据中的有效期"
+        )
+        self.case = case
+        self.field = "ZZYXQJZRQ"
+        self.valid_until = valid_until
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "case": self.case, "field": self.field, "valid_until": self.valid_until}
 
 
 class RenderError(LicenseError):

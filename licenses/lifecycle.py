@@ -166,6 +166,8 @@ class Lifecycle:
         if renew and valid_until is None:
             req = replace(req, valid_until=t.validity_end(day))
         _face.check_request(t, req)
+        if renew:
+            _face.check_validity(t, req, day)
         serial = license_id.split(".")[-3]
         version = old.version + 1
         new_id = license_identifier(t.type_code, old.issuer_code, serial, version)

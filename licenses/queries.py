@@ -36,6 +36,12 @@ class Queries:
         except LicenseNotFound:
             return None
 
+    def find_with_history(self, license_id: str) -> LicenseView | None:
+        try:
+            return self.get(license_id, history=True)
+        except LicenseNotFound:
+            return None
+
     def find_by_holder(
         self, code: str, code_type: str, *, type_code: str | None = None, live_only: bool = False
     ) -> list[LicenseView]:

@@ -38,7 +38,7 @@ from licenses.issuance import Issuance
 from licenses.lifecycle import Lifecycle
 from licenses.orphans import OrphanReport, OrphanSweep
 from licenses.queries import Queries
-from licenses.views import IssuedLicense, IssueOutcome, LicenseView
+from licenses.views import IssuedLicense, IssueOutcome, LicenseView, StatusEntry
 
 if TYPE_CHECKING:
     from licenses._report import VerificationReport
@@ -155,6 +155,11 @@ class LicenseRegistry:
         """Every license one holder holds (any position among co-holders), newest first."""
         return self._queries.find_by_holder(code, code_type, type_code=type_code, live_only=live_only)
 
+    def status_history(self, license_id: str) -> tuple[StatusEntry, ...]:
+        """Every status change of one license, oldest first (empty for an unknown identifier)."""
+        view = self._queries.find_with_history(license_id)
+        return view.history if view is not None else ()
+
     def metadata(self, license_id: str) -> dict[str, Any]:
         """The DOMAIN.md §3 metadata as issued, with the current status (ZZZT)."""
         return self._queries.metadata(license_id)
@@ -167,11 +172,14 @@ class LicenseRegistry:
         """The current stored file of a license (checked against its address by the store)."""
         return self._queries.file(license_id)
 
-    def verify(self, pdf: bytes, *, now: datetime | None = None) -> VerificationReport:
-        """Verify a license file against this registry and the seal provider's trust (a report)."""
+    def verify(
+        self, pdf: bytes, *, now: datetime | None = None, at: datetime | None = None
+    ) -> VerificationReport:
+        """Verify a license file against this registry and the seal provider's trust (a report);
+        ``at``: judge it at another moment ("was it valid on that day?")."""
         from licenses.verification import verify_license
 
-        return verify_license(pdf, trust=self._seals.trust(), registry=self, now=now)
+        return verify_license(pdf, trust=self._seals.trust(), registry=self, now=now, at=at)
 
     # -- lifecycle (licenses.lifecycle) ---------------------------------------------------------------
     def transition(self, license_id: str, action: str, *, reason: str, actor: str = "system") -> LicenseView:
