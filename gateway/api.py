@@ -306,12 +306,30 @@ async def verify(
     use_cause: Annotated[schemas.UseCause, Form()],
     who: Who,
     svc: Svc,
+    at: Annotated[
+        str | None,
+        Form(
+            max_length=40,
+            description="judge at another moment: YYYY-MM-DD (the end of that day, Asia/Shanghai) or "
+            "ISO 8601; default now",
+        ),
+    ] = None,
 ) -> JSONResponse:
+    from licenses import LicenseError, judgement_moment
+
     who.require_purpose(purpose)
+    moment = None
+    if at:
+        try:
+            moment = judgement_moment(at)
+        except LicenseError as exc:
+            raise Unprocessable(
+                "at: 核验时点应为日期 YYYY-MM-DD 或 ISO 8601 时间", code="VALIDATION_FAILED"
+            ) from exc
     data = await file.read(svc.settings.api.max_upload_bytes + 1)
     if not data.startswith(b"%PDF-"):
         raise Unprocessable("the uploaded file is not a PDF", code="NOT_A_PDF")
-    report = await run_in_threadpool(_port(svc).verify, data, as_dept=who.dept_code)
+    report = await run_in_threadpool(_port(svc).verify, data, as_dept=who.dept_code, at=moment)
     lid = report.get("license_id")
     view = await run_in_threadpool(_port(svc).get, lid) if lid else None
     visible = view is not None and who.may_see(view.type_code)
@@ -322,6 +340,8 @@ async def verify(
         "kind": report.get("kind", "license"),
         "copy": report.get("copy"),
         "reasons": list(report.get("reasons", [])),
+        "messages": [str(m) for m in report.get("messages", [])],
+        "validity": report.get("validity"),
         "notes": [str(n) for n in report.get("notes", [])][:20],
     }
     receipt = await svc.uses.record(

@@ -7,6 +7,7 @@ time, ignoring the dashes the face prints (the QR carries them without).
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Any
 
 from core.db import Database
@@ -89,8 +90,8 @@ class LicensesAdapter(LicensePort):
         except CopyRefused as exc:
             raise Conflict(str(exc), code="COPY_REFUSED") from exc
 
-    def verify(self, pdf: bytes, *, as_dept: str | None) -> dict[str, Any]:
-        report = self.copies.verify(pdf, as_dept=as_dept)
+    def verify(self, pdf: bytes, *, as_dept: str | None, at: datetime | None = None) -> dict[str, Any]:
+        report = self.copies.verify(pdf, as_dept=as_dept, at=at)
         doc: dict[str, Any] = report.as_dict()
         doc["kind"] = report.kind
         doc["copy"] = report.copy

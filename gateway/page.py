@@ -41,20 +41,7 @@ _env = Environment(
     auto_reload=False,
 )
 
-REASON_TEXT = {
-    "tampered": "文件内容已被篡改",
-    "untrusted_issuer": "签章不是由受信任的机构签发",
-    "signer_revoked": "签章证书已被吊销",
-    "timestamp_invalid": "时间戳无效",
-    "disallowed_change": "签署后存在不允许的修改",
-    "status_not_valid": "证照当前状态不是有效",
-    "unknown_license": "证照登记簿中没有此证照",
-    "not_a_license": "该文件不是电子证照",
-    "copy_expired": "加注件已超过有效期",
-    "copy_recipient_mismatch": "加注件的使用单位不符",
-    "registry_mismatch": "文件与登记簿记录不一致",
-    "bad_code": "校验码不正确，请扫描证照上的二维码",
-}
+BAD_CODE_TEXT = "校验码不正确，请扫描证照上的二维码"
 VALID = "01"
 _LICENSE_ID = re.compile(r"^[0-9A-Za-z.-]{1,120}$")
 HTML_HEADERS = {
@@ -97,8 +84,31 @@ def _license_ctx(view: LicenseView) -> dict[str, Any]:
     }
 
 
-def _reasons(codes: list[str]) -> list[dict[str, str]]:
-    return [{"code": c, "text": REASON_TEXT.get(c, c)} for c in codes]
+def _reasons(
+    codes: list[str], *, valid_until: str | None = None, valid_from: str | None = None
+) -> list[dict[str, str]]:
+    from licenses import reason_text
+
+    return [
+        {
+            "code": c,
+            "text": BAD_CODE_TEXT
+            if c == "bad_code"
+            else reason_text(c, valid_until=valid_until, valid_from=valid_from),
+        }
+        for c in codes
+    ]
+
+
+def _registry_verdict(view: LicenseView) -> list[str]:
+    """Why the registry view is not valid today: its status, and its period (有效期, Asia/Shanghai)."""
+    from licenses import validity_problem
+
+    codes = [] if view.status == VALID else ["status_not_valid"]
+    problem = validity_problem(view.valid_from, view.valid_until, utcnow())
+    if problem is not None:
+        codes.append(problem[0])
+    return codes
 
 
 @router.get("/verify/{license_id}", response_class=HTMLResponse, summary="核验页 (QR target)")
@@ -130,19 +140,21 @@ async def verify_page(
         return _render(
             svc, 200, outcome="bad_code", css="unknown", verdict="无法核验", reasons=_reasons(["bad_code"])
         )
-    if view.status == VALID:
+    codes = _registry_verdict(view)
+    if not codes:
         await run_in_threadpool(_count, svc, "valid")
         return _render(
             svc, 200, outcome="valid", css="valid", verdict="有效", reasons=[], license=_license_ctx(view)
         )
     await run_in_threadpool(_count, svc, "not_valid")
+    why = view.status_name if view.status != VALID else "已超过有效期"
     return _render(
         svc,
         200,
         outcome="not_valid",
         css="invalid",
-        verdict=f"无效（{view.status_name}）",
-        reasons=_reasons(["status_not_valid"]),
+        verdict=f"无效（{why}）",
+        reasons=_reasons(codes, valid_until=view.valid_until, valid_from=view.valid_from),
         license=_license_ctx(view),
     )
 
@@ -182,7 +194,11 @@ async def verify_upload(
         outcome="valid" if valid else "not_valid",
         css="valid" if valid else "invalid",
         verdict="有效" if valid else "无效",
-        reasons=_reasons(list(report.get("reasons", []))),
+        reasons=_reasons(
+            list(report.get("reasons", [])),
+            valid_until=(report.get("validity") or {}).get("until"),
+            valid_from=(report.get("validity") or {}).get("from"),
+        ),
         license=_license_ctx(view) if view else None,
         copy=copy,
     )

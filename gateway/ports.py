@@ -9,7 +9,7 @@ and masked (core.masking) before anything leaves the process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -58,6 +58,6 @@ class LicensePort(Protocol):
 
     def make_copy(self, request: CopyRequest) -> bytes: ...
 
-    def verify(self, pdf: bytes, *, as_dept: str | None) -> dict[str, Any]: ...
+    def verify(self, pdf: bytes, *, as_dept: str | None, at: datetime | None = None) -> dict[str, Any]: ...
 
     def change_status(self, license_id: str, action: str, reason: str, *, actor: str) -> LicenseView: ...

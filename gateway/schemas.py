@@ -116,6 +116,16 @@ class CopyInfo(BaseModel):
     until: str | None = None
 
 
+class Validity(BaseModel):
+    """The period of validity from the certified metadata and the moment it was judged at."""
+
+    valid_from: str | None = Field(default=None, alias="from")
+    valid_until: str | None = Field(default=None, alias="until", description="有效期截止日期; null: 长期")
+    at: str
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class VerifyResponse(BaseModel):
     valid: bool
     license_id: str | None = None
@@ -123,6 +133,11 @@ class VerifyResponse(BaseModel):
     kind: str = "license"
     copy_info: CopyInfo | None = Field(default=None, alias="copy")
     reasons: list[str]
+    messages: list[str] = Field(
+        default_factory=list,
+        description="one Chinese sentence per reason (license_expired names 有效期截止日期)",
+    )
+    validity: Validity | None = None
     notes: list[str] = Field(default_factory=list)
     use: UseRef
 

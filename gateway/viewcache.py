@@ -30,6 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -230,8 +231,8 @@ class CachedLicensePort(LicensePort):
     def make_copy(self, request: CopyRequest) -> bytes:
         return self.inner.make_copy(request)
 
-    def verify(self, pdf: bytes, *, as_dept: str | None) -> dict[str, Any]:
-        return self.inner.verify(pdf, as_dept=as_dept)
+    def verify(self, pdf: bytes, *, as_dept: str | None, at: datetime | None = None) -> dict[str, Any]:
+        return self.inner.verify(pdf, as_dept=as_dept, at=at)
 
     def change_status(self, license_id: str, action: str, reason: str, *, actor: str) -> LicenseView:
         try:

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from licenses._render import Face
     from licenses._render import render as render_face
     from licenses._report import REASON_CODES, VerificationReport, reason_text
-    from licenses.validity import judgement_moment, validity_problem
     from licenses._seals import Seal, SealProvider
     from licenses.errors import (
         GlyphMissing,
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
     from licenses.from_case import AwaitingApproval, request_from_case
     from licenses.registry import LicenseRegistry
     from licenses.transitions import TRANSITIONS
+    from licenses.validity import judgement_moment, validity_problem
     from licenses.verification import (
         LicenseLookup,
         RegisteredLicense,

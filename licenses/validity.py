@@ -72,7 +72,10 @@ def validity_problem(
     day = at.astimezone(CN_TZ).date()
     end = _day(valid_until)
     if end is not None and day > end:
-        return R.LICENSE_EXPIRED, f"已超过有效期：有效期截止日期 {end.isoformat()}，核验时点 {day.isoformat()}"
+        return (
+            R.LICENSE_EXPIRED,
+            f"已超过有效期：有效期截止日期 {end.isoformat()}，核验时点 {day.isoformat()}",
+        )
     start = _day(valid_from)
     if start is not None and day < start:
         return (
@@ -81,10 +84,8 @@ def validity_problem(
         )
     if signed_at is not None and signed_at > at:
         signed = signed_at.astimezone(CN_TZ).isoformat(timespec="seconds")
-        return (
-            R.NOT_YET_VALID,
-            f"尚未签发：证照签署于 {signed}，晚于核验时点 {at.astimezone(CN_TZ).isoformat(timespec='seconds')}",
-        )
+        moment = at.astimezone(CN_TZ).isoformat(timespec="seconds")
+        return R.NOT_YET_VALID, f"尚未签发：证照签署于 {signed}，晚于核验时点 {moment}"
     return None
 
 

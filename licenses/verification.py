@@ -35,7 +35,7 @@ from licenses._pades import Trust
 from licenses._report import VerificationReport
 from licenses._verify import FileFindings, check_file
 from licenses.errors import VerificationFailed
-from licenses.validity import status_at, validity_problem
+from licenses.validity import CN_TZ, status_at, validity_problem
 
 # pyhanko logs every failed path build with a traceback: the report already says it
 for _name in ("pyhanko.sign.validation.generic_cms", "pyhanko_certvalidator", "pyhanko.sign.general"):
@@ -79,7 +79,11 @@ def judge_validity(report: VerificationReport, found: FileFindings, at: datetime
         except ValueError:
             signed_at = None
     until = meta.get("ZZYXQJZRQ") or None
-    report.validity = {"from": meta.get("ZZYXQQSRQ"), "until": until, "at": at.isoformat()}
+    report.validity = {
+        "from": meta.get("ZZYXQQSRQ"),
+        "until": until,
+        "at": at.astimezone(CN_TZ).isoformat(timespec="seconds"),
+    }
     problem = validity_problem(meta.get("ZZYXQQSRQ"), until, at, signed_at=signed_at)
     report.checks["validity"] = {**report.validity, "ok": problem is None}
     if problem is not None:

@@ -53,7 +53,7 @@ class CountingPort(LicensePort):
     def make_copy(self, request: CopyRequest) -> bytes:
         return b""
 
-    def verify(self, pdf: bytes, *, as_dept: str | None) -> dict[str, Any]:
+    def verify(self, pdf: bytes, *, as_dept: str | None, at: Any = None) -> dict[str, Any]:
         return {}
 
     def change_status(self, license_id: str, action: str, reason: str, *, actor: str) -> LicenseView:

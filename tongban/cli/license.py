@@ -110,9 +110,17 @@ def issue(
     field: list[str] = FieldOpt,
     issuer: str | None = typer.Option(None, "--issuer", help="USCC of the issuing department."),
     key: str | None = typer.Option(None, "--key", help="Idempotency key (e.g. <project_no>:<type>)."),
+    valid_until: str | None = typer.Option(
+        None,
+        "--valid-until",
+        help="End of validity (有效期截止日期) YYYY-MM-DD; default: the type's rule. A date that has "
+        "passed is refused (LICENSE_VALIDITY_ENDED).",
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Issue one license: identifier, face, PAdES seal, store, registry."""
+    from datetime import date
+
     from licenses import Holder, IssueRequest, LicenseError, resolve_license_type
 
     try:
@@ -131,11 +139,18 @@ def issue(
         people = [Holder(holder_name, holder_code, holder_code_type)]
     else:
         fail("give --holder-name, --holder-code and --holder-code-type, or --holders FILE")
+    until = None
+    if valid_until:
+        try:
+            until = date.fromisoformat(valid_until)
+        except ValueError:
+            fail(f"--valid-until {valid_until!r} is not a date", hint="--valid-until 2030-12-31")
     req = IssueRequest(
         type_code=t.type_code,
         issuer_code=issuer or _default_issuer(t.type_code),
         holders=people,
         fields=_fields(field),
+        valid_until=until,
         idempotency_key=key,
         actor="cli",
     )
@@ -290,11 +305,25 @@ def export(
 def verify(
     file: Path = PdfArg,
     as_dept: str | None = typer.Option(None, "--as", help="The presenting department (for copies)."),
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        help="Judge at another moment: YYYY-MM-DD (the end of that day, Asia/Shanghai) or ISO 8601 "
+        '("was it valid on that day?"). Default: now.',
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Verify a license or an annotated copy: signature, chain, revocation, registry (exit 1: not valid)."""
+    """Verify a license or an annotated copy: signature, chain, revocation, validity period, registry
+    (exit 1: not valid)."""
+    from licenses import LicenseError, judgement_moment
     from licenses.copies import verify_document
 
+    moment = None
+    if at is not None:
+        try:
+            moment = judgement_moment(at)
+        except LicenseError as exc:
+            fail(f"{exc} [{exc.code}]", hint="--at 2024-01-02 or --at 2024-01-02T09:30:00+08:00")
     registry = _registry()
     report = verify_document(
         file.read_bytes(),
@@ -302,15 +331,20 @@ def verify(
         registry=registry,
         provider=registry.seals,
         as_dept=as_dept,
+        at=moment,
     )
     doc = report.as_dict()
     if json_out:
         emit_json(doc)
     else:
-        mark = "[green]valid[/green]" if report.valid else "[red]NOT VALID[/red]"
-        console.print(f"{mark} {report.kind} {report.license_id or '?'} status {report.status or '—'}")
-        for r in report.reasons:
-            console.print(f"  reason: {r}")
+        mark = "[green]valid 有效[/green]" if report.valid else "[red]NOT VALID 无效[/red]"
+        when = f" at {moment.isoformat()}" if moment else ""
+        console.print(f"{mark} {report.kind} {report.license_id or '?'} status {report.status or '—'}{when}")
+        v = report.validity or {}
+        if v:
+            console.print(f"  有效期 {v.get('from') or '—'} 至 {v.get('until') or '长期'}")
+        for r, text in zip(report.reasons, report.messages(), strict=True):
+            console.print(f"  reason: {r} — {text}")
         for n in report.notes:
             console.print(f"  note: {n}")
     if not report.valid:
