@@ -61,6 +61,10 @@ class PkiSettings(BaseModel):
     crl_validity_hours: int = 168  # nextUpdate of the issuing CA's CRL
     seal_validity_days: int = 730  # department seal, platform seal
     tsa_timeout_s: float = 10.0  # HTTP timeout of the timestamp client
+    # algorithms no longer trusted for long-term evidence (digest or signature names as asn1crypto
+    # spells them: md5, sha1, sha256, rsassa_pkcs1v15, ecdsa, sha1_rsa …); a stored license whose
+    # newest evidence uses one is re-timestamped by license_archive (JSON list in the environment)
+    deprecated_algorithms: list[str] = Field(default_factory=lambda: ["md5", "sha1"])
 
 
 class PeerSettings(BaseModel):
@@ -131,6 +135,9 @@ class PipelineSettings(BaseModel):
     push_max_seconds: float = 600.0  # one delivery run; rows left over make the task fail and retry
     issue_chunk: int = 64  # finished cases issued per registry call (progress and commits)
     archive_every_days: float = 365.0  # license_archive: re-timestamp (B-LTA) files older than this
+    # license_archive: also re-timestamp when the newest timestamp's TSA certificate, or a certificate
+    # of the validation data, expires within this many days (renewal by evidence, not only by age)
+    archive_margin_days: float = 90.0
 
 
 class Settings(BaseSettings):

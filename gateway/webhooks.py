@@ -11,6 +11,10 @@ Two steps, both idempotent and safe to run in several workers:
    "event_id": ..., "iat": ...}``. A non-2xx answer or a network error is retried with exponential
    backoff up to ``webhook_max_attempts``, then the delivery is marked ``failed``. Delivery is at
    least once: receivers de-duplicate by ``delivery_id``.
+
+The API process runs both in its background loop (:mod:`gateway.workers`); a DAG that changes
+statuses in bulk — ``license_expiry`` — runs them once itself with :func:`notify_status_changes`,
+so departments hear of expiries without waiting for an API worker.
 """
 
 from __future__ import annotations
@@ -21,20 +25,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from contracts.codes import CODE_LISTS
 from core.db import Database, utcnow
 from core.events import events_after
 from core.jws import sign_compact
 from core.keys.base import Signer
+from core.settings import Settings
 from gateway.models import ApiCursor, ApiSubscription, ApiUseIndex, ApiWebhookDelivery
 
 STATUS_EVENT_KINDS = ("license.status_changed",)
 CURSOR = "webhooks"
+STATUS_NAMES = CODE_LISTS["license_status"].codes
 SIGNATURE_HEADER = "Tongban-Signature"
 
 
@@ -78,12 +85,13 @@ def enqueue_status_changes(db: Database, *, limit: int = 500) -> int:
                     ).first()
                     if exists is not None:
                         continue
+                    status = data.get("status") or data.get("to_status")
                     body = {
                         "event_id": ev.event_id,
                         "kind": ev.kind,
                         "license_id": license_id,
-                        "status": data.get("status") or data.get("to_status"),
-                        "status_name": data.get("status_name"),
+                        "status": status,
+                        "status_name": data.get("status_name") or STATUS_NAMES.get(str(status)),
                         "previous_status": data.get("previous_status") or data.get("from_status"),
                         "changed_at": data.get("changed_at") or ev.created_at,
                     }
@@ -175,3 +183,31 @@ def deliver_due(
                 delivery.last_error = err
                 stats.retried += 1
     return stats
+
+
+class HasDatabase(Protocol):
+    """What :func:`notify_status_changes` needs from its caller (a flow context is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+
+
+def notify_status_changes(ctx: HasDatabase) -> dict[str, int]:
+    """One pass of both steps — queue deliveries for new status changes, POST the due ones — with
+    the settings' timeouts and retry policy and the key store's token key; for a DAG task."""
+    from core.runtime import keystore
+
+    api = ctx.settings.api
+    queued = enqueue_status_changes(ctx.db)
+    ks = keystore(ctx.settings)
+    with httpx.Client(timeout=api.webhook_timeout_s, follow_redirects=False) as client:
+        stats = deliver_due(
+            ctx.db,
+            client,
+            ks.token_signer,
+            max_attempts=api.webhook_max_attempts,
+            backoff_s=api.webhook_backoff_s,
+        )
+    return {"queued": queued, "delivered": stats.delivered, "retried": stats.retried, "failed": stats.failed}

@@ -73,6 +73,10 @@ class PkiSealProvider:
             log.debug("no root CRL available")
         return Trust(roots=self.pki.trust_roots(), intermediates=[issuing], crls=crls)
 
+    def refresh(self) -> None:
+        """Re-read the current TSA certificate on next use (after a rotation elsewhere)."""
+        self.pki.recheck_tsa()
+
     def timestamper(self) -> Any:
         if self.settings.pki.tsa_url:
             return http_timestamper(self.settings.pki.tsa_url)

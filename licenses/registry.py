@@ -137,6 +137,9 @@ class LicenseRegistry:
     def refresh_material(self) -> None:
         """Forget cached seals, signers, CRLs and timestamper (after a rotation or revocation)."""
         self._ctx.material.refresh()
+        refresh = getattr(self._seals, "refresh", None)  # the PKI's in-process TSA re-reads its certificate
+        if refresh is not None:
+            refresh()
 
     def close(self) -> None:
         """Stop the signing worker processes and store threads (if any); the registry stays usable."""

@@ -11,7 +11,8 @@ and running it twice changes nothing:
 - :mod:`pipeline.issue`    flow 4: finished cases + approval data → licenses; awaiting cases
 - :mod:`pipeline.catalog`  flow 5: domain events (issued, status changed) → province catalog
 - :mod:`pipeline.sla`      flow 7: deadlines (promise date + special procedures), overdue cases
-- :mod:`pipeline.archive`  flow 7: licenses re-timestamped (PAdES B-LTA) before they age out
+- :mod:`pipeline.archive`  flow 7: licenses re-timestamped (PAdES B-LTA) before their evidence ages out
+- :mod:`pipeline.expiry`   flow 7: licenses past their end of validity → 05 失效 (then catalog, webhooks)
 - :mod:`pipeline.alerts`   task failure records (ledger, log, webhook)
 - :mod:`pipeline.summary`  the figures of a run, from the database, the store and the province
 - :mod:`pipeline.errors`   the exception tree (PipelineError → PushIncomplete, ArchiveIncomplete)

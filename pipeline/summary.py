@@ -17,6 +17,7 @@ from connectors.models import OutboxRow
 from core import ledger
 from core.casestore import HOLD_OPEN, Q_OPEN, BatchRecord, CaseRow, HeldRow, QuarantinedRow
 from core.store import Zone
+from licenses.models import LicenseRecord
 from pipeline.context import FlowContext
 from pipeline.inbound import APPROVAL_TABLE, STATUS_TABLE
 from pipeline.models import (
@@ -117,6 +118,9 @@ def collect(ctx: FlowContext, *, verify: bool = True, verify_limit: int | None =
             str(k): int(v)
             for k, v in s.execute(select(StatusChange.state, func.count()).group_by(StatusChange.state))
         }
+        doc["licenses_expired"] = _n(  # moved to 05 失效 by the expiry sweep (license_expiry)
+            s, select(func.count()).select_from(LicenseRecord).where(LicenseRecord.status == "05")
+        )
         doc["case_deadlines"] = {  # the SLA monitor's view (sla_monitor): open, overdue, done, done_late
             str(k): int(v)
             for k, v in s.execute(select(CaseDeadline.state, func.count()).group_by(CaseDeadline.state))

@@ -8,8 +8,11 @@
    ``AIRFLOW_CONN_*``;
 4. the DAGs in order with ``dag.test()``: county_cases_ingest → case_quality → case_push_province →
    department_results_inbound → license_issue → department_results_inbound (status changes for the
-   licenses just issued) → license_catalog_sync → sla_monitor, with a live progress line read from
-   the database;
+   licenses just issued) → license_catalog_sync → sla_monitor → license_expiry, with a live progress
+   line read from the database. ``license_expiry`` runs as the night after the first end of
+   validity among the issued licenses (:func:`expiry_night`; the generated 食品经营许可证 are valid 5
+   years from their result date), so the demo shows the sweep move a license to 05 失效, publish it
+   to the province and count it;
 5. a summary from the database, the store and the province (:func:`pipeline.summary.collect`).
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
@@ -51,6 +54,7 @@ PIPELINE = (
     "department_results_inbound",
     "license_catalog_sync",
     "sla_monitor",
+    "license_expiry",
 )
 
 
@@ -209,11 +213,30 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_dag(dag_id: str) -> str:
+def run_dag(dag_id: str, **conf: Any) -> str:
     from tongban import airflow_env
 
-    run = airflow_env.run_dag(dag_id)
+    run = airflow_env.run_dag(dag_id, **conf)
     return str(getattr(run, "state", "unknown")).rsplit(".", 1)[-1]
+
+
+def expiry_night(settings: Settings) -> str | None:
+    """The day after the earliest end of validity (有效期截止日期) of a live license — the night the
+    demo's ``license_expiry`` judges — or None when every license is 长期."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import func, select
+
+    from core.runtime import shared_database
+    from licenses.models import LicenseRecord
+
+    with shared_database(settings).session() as s:
+        first = s.scalar(
+            select(func.min(LicenseRecord.valid_until)).where(
+                LicenseRecord.status.in_(("01", "02")), LicenseRecord.valid_until.is_not(None)
+            )
+        )
+    return (date.fromisoformat(str(first)) + timedelta(days=1)).isoformat() if first else None
 
 
 def run_pipeline(
@@ -221,14 +244,16 @@ def run_pipeline(
     *,
     on_step: Callable[[int, str, str, float], None] | None = None,
     on_start: Callable[[int, str], None] | None = None,
+    conf_for: Callable[[str], dict[str, Any]] | None = None,
 ) -> list[tuple[str, str, float]]:
-    """Run the DAGs in order with ``dag.test()``; stop at the first that does not succeed."""
+    """Run the DAGs in order with ``dag.test()``; stop at the first that does not succeed.
+    ``conf_for(dag_id)``: the run conf of a DAG (the demo's expiry night)."""
     out: list[tuple[str, str, float]] = []
     for i, dag_id in enumerate(dag_ids, start=1):
         if on_start is not None:
             on_start(i, dag_id)
         t0 = time.perf_counter()
-        state = run_dag(dag_id)
+        state = run_dag(dag_id, **(conf_for(dag_id) if conf_for is not None else {}))
         dt = time.perf_counter() - t0
         out.append((dag_id, state, dt))
         if on_step is not None:
@@ -337,7 +362,15 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
                     f"    [{i}/{len(PIPELINE)}] {dag_id:<28} {mark}  {dt:6.1f} s   {live_counts(demo)}"
                 )
 
-            states = run_pipeline(on_start=on_start, on_step=on_step)
+            night: dict[str, str | None] = {"today": None}
+
+            def conf_for(dag_id: str) -> dict[str, Any]:
+                if dag_id != "license_expiry":
+                    return {}
+                night["today"] = expiry_night(demo)
+                return {"today": night["today"]} if night["today"] else {}
+
+            states = run_pipeline(on_start=on_start, on_step=on_step, conf_for=conf_for)
             stop.set()
             status.update("5/5 reading the figures back and re-verifying licenses …")
             console.print(
@@ -349,6 +382,7 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
                 figures = collect(ctx, verify_limit=limit)
             finally:
                 ctx.close()
+            figures["expiry_night"] = night["today"]
     finally:
         peers.close()
     elapsed = time.perf_counter() - t_start
@@ -367,14 +401,15 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
 
 
 def _verified(figures: Mapping[str, Any]) -> bool:
-    """Every re-verified license is valid, except those a department suspended (status_not_valid)."""
+    """Every re-verified license is valid, except those a department suspended or the expiry night
+    moved to 05 (status_not_valid: judged today, they are within their period but not 有效)."""
     v = figures["verification"]
     other = {k: n for k, n in v["reasons"].items() if k != "status_not_valid"}
-    suspended = int(v["reasons"].get("status_not_valid", 0))
+    not_valid = int(v["reasons"].get("status_not_valid", 0))
     return (
         not other
-        and v["valid"] + suspended == v["checked"]
-        and suspended <= figures["status_changes"].get("applied", 0)
+        and v["valid"] + not_valid == v["checked"]
+        and not_valid <= figures["status_changes"].get("applied", 0) + figures.get("licenses_expired", 0)
     )
 
 
@@ -412,6 +447,13 @@ def _print_summary(
         f"{f['licenses_issued']:,} issued for {f['finished_license_cases']:,} finished license cases; "
         f"{v.get('valid', 0):,} of {v.get('checked', 0):,} re-verified from the store are valid"
         + (f" (other: {v.get('reasons')})" if v.get("reasons") else ""),
+    )
+    night = f.get("expiry_night")
+    t.add_row(
+        "licenses expired (05 失效)",
+        f"{f.get('licenses_expired', 0):,} — license_expiry judged "
+        + (f"the night of {night} (the day after the first end of validity)" if night else "today")
+        + "; each published to the province catalog",
     )
     t.add_row(
         "awaiting approval data",

@@ -202,6 +202,11 @@ class Pki:
                 self._material.recheck_tsa()
         return self._material.material(role, dept)
 
+    def recheck_tsa(self) -> None:
+        """Make the in-process TSA re-read its current certificate on next use (a rotation made by
+        another process is otherwise seen within a minute)."""
+        self._material.recheck_tsa()
+
     # -- revocation and CRLs (crl.Crls) ------------------------------------------------------------
     def issue_crl(self, issuer: str = "issuing", *, only_if_due: bool = False) -> CrlInfo:
         """Issue the next CRL of ``issuer`` (``issuing`` or ``root``) and write it to the PKI folder."""

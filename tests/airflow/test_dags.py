@@ -71,6 +71,7 @@ PIPELINE_DAGS = {
     "sla_monitor",
     "province_reconcile",
     "license_archive",
+    "license_expiry",
 }
 
 
@@ -94,6 +95,15 @@ def test_pipeline_dags_carry_the_operational_settings(airflow_data_dir: Path) ->
         assert type(bag.dags[dag_id].timetable).__name__ == "AssetTriggeredTimetable", dag_id
     # issued licenses, or every 10 minutes for status changes no DAG made (the API, the CLI)
     assert type(bag.dags["license_catalog_sync"].timetable).__name__ == "AssetOrTimeSchedule"
+    # the nightly watch DAGs run on Asia/Shanghai days
+    for dag_id in ("license_archive", "license_expiry", "province_reconcile"):
+        tt = bag.dags[dag_id].timetable
+        assert getattr(tt._timezone, "name", None) == "Asia/Shanghai", (dag_id, vars(tt))
+    assert [t.task_id for t in bag.dags["license_expiry"].tasks] == [
+        "expire_due_licenses",
+        "publish_to_catalog",
+        "notify_departments",
+    ]
 
 
 def test_parsing_the_dags_does_no_io_and_imports_nothing_heavy(

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,6 +264,83 @@ def test_a_status_change_no_dag_made_reaches_the_catalog_with_license_catalog_sy
     snap = snapshot(plain)
     run("license_catalog_sync")  # nothing new: nothing changes
     assert snapshot(plain) == snap and len(plain.peers.province.events()) == before + 1
+
+
+def test_license_expiry_moves_a_license_past_its_end_to_05_and_the_province_hears_once(plain: World) -> None:
+    """A 营业执照 issued in 2023 with an end of validity of 2024-01-01 (the registry still says 01):
+    the nightly license_expiry run moves it — and nothing else — to 05 through the lifecycle, the
+    province's catalog receives the status change once, and the department that used the license
+    and subscribed gets one signed webhook. A second run changes nothing."""
+    from dataclasses import replace
+
+    from contracts.validators import make_uscc
+    from core.db import utcnow
+    from gateway.clients import add_client
+    from gateway.models import ApiSubscription, ApiUseIndex
+    from licenses import Holder, IssueRequest, LicenseRegistry
+    from licenses.models import LicenseRecord
+    from tests.gateway.test_sharing import _Receiver
+
+    ctx = plain.ctx
+    reg = ctx.licenses
+    old = LicenseRegistry(
+        reg.db, reg.store, reg.seals, clock=lambda: dt.datetime(2023, 6, 1, 2, tzinfo=dt.UTC)
+    )
+    req = IssueRequest(
+        "business_license",
+        "11510129008589710X",
+        [Holder("大邑县过期示例小店", make_uscc("92", "510129", "MA0000E1"), "001")],
+        {
+            "KZ_LX": "个体工商户",
+            "KZ_JYZ": "李四",
+            "KZ_ZCXS": "个人经营",
+            "KZ_JYCS": "大邑县示例路1号",
+            "KZ_JYFW": "零售。",
+        },
+    )
+    lid = old.issue(
+        replace(req, valid_until=dt.date(2024, 1, 1), idempotency_key="airflow:expired")
+    ).license_id
+    receiver = _Receiver(fail_first=0)
+    try:
+        dept = add_client(
+            ctx.db, "91350100M000100Y43", types=["11100000YL0000012P001"], purposes=["510129-GS-001"]
+        )
+        with ctx.db.session() as s:  # the department read it through the sharing API and subscribed
+            now = utcnow().isoformat()
+            s.add(ApiSubscription(client_id=dept.client_id, url=receiver.url, created_at=now, active=True))
+            s.add(
+                ApiUseIndex(
+                    license_id=lid,
+                    client_id=dept.client_id,
+                    dept_code="91350100M000100Y43",
+                    stream=f"use.{dept.client_id}",
+                    seq=1,
+                    kind="metadata",
+                    created_at=now,
+                )
+            )
+        with ctx.db.session() as s:
+            before = {r.license_id: r.status for r in s.scalars(select(LicenseRecord))}
+        events_before = len(plain.peers.province.events())
+        run("license_expiry")
+        with ctx.db.session() as s:
+            after = {r.license_id: r.status for r in s.scalars(select(LicenseRecord))}
+        assert after[lid] == "05" and before[lid] == "01"
+        assert {k: v for k, v in after.items() if k != lid} == {k: v for k, v in before.items() if k != lid}
+        last = reg.get(lid).history[-1]
+        assert (last.operation, last.from_status, last.to_status) == ("04", "01", "05")
+        new = plain.peers.province.events()[events_before:]
+        assert [(e["aggregate_id"], e["kind"]) for e in new] == [(f"license:{lid}", "license.status_changed")]
+        assert len(receiver.calls) == 1
+        body = json.loads(receiver.calls[0][1])
+        assert (body["license_id"], body["status"], body["status_name"]) == (lid, "05", "失效")
+        snap = snapshot(plain)
+        run("license_expiry")  # nothing is due any more: nothing changes, nobody hears twice
+        assert snapshot(plain) == snap
+        assert len(plain.peers.province.events()) == events_before + 1 and len(receiver.calls) == 1
+    finally:
+        receiver.close()
 
 
 # --- the faulted end-to-end chain -----------------------------------------------------------------

@@ -19,8 +19,10 @@ from sqlalchemy import select
 from core import ledger
 from core.store import Zone
 from licenses import verify_license
-from licenses.archive import ARCHIVE_KIND, archive_due, due
+from licenses.archive import ARCHIVE_KIND, archive_due, due, due_by_evidence
+from licenses.errors import LicenseError
 from licenses.models import LicenseFile, LicenseRecord
+from licenses.pki import Pki
 from tests.licenses.conftest import LicEnv, business_request, make_env
 
 
@@ -55,7 +57,7 @@ def test_archive_adds_a_document_timestamp_and_keeps_the_license_valid(env: LicE
     assert due(reg, every_days=365, now=later) == [lic.license_id]
 
     rep = archive_due(reg, every_days=365, now=later)
-    assert rep.as_dict() == {"due": 1, "archived": 1, "failed": {}}
+    assert rep.as_dict() == {"due": 1, "archived": 1, "failed": {}, "reasons": {lic.license_id: ["age"]}}
     after = reg.get(lic.license_id, history=False)
     archived = reg.file(lic.license_id)
     assert after.object_key != before.object_key
@@ -122,3 +124,91 @@ def test_archive_adds_a_document_timestamp_and_keeps_the_license_valid(env: LicE
     assert due(reg, every_days=365, now=later + timedelta(days=1)) == []
     assert archive_due(reg, every_days=365, now=later + timedelta(days=1)).as_dict()["due"] == 0
     assert due(reg, every_days=365, now=later + timedelta(days=366)) == [lic.license_id]
+
+
+# --- renewal by evidence (issue 17, item 3) ---------------------------------------------------------
+
+
+def _short_lived_tsa(env: LicEnv, days_left: int) -> None:
+    """A new TSA generation whose certificate expires in ``days_left`` days: issued by our issuing CA
+    through a PKI whose clock is set back (the TSA certificate lives 5 years)."""
+    from licenses.pki.hierarchy import TSA_DAYS
+
+    back = datetime.now(UTC) - timedelta(days=TSA_DAYS - days_left)
+    with Pki(env.settings, db=env.db, clock=lambda: back) as pki:
+        pki.rotate_seal("tsa")
+    env.registry.refresh_material()
+
+
+def _fresh_tsa(env: LicEnv) -> None:
+    with Pki(env.settings, db=env.db) as pki:
+        pki.rotate_seal("tsa")
+    env.registry.refresh_material()
+
+
+def test_a_license_whose_tsa_certificate_nears_expiry_is_archived_and_one_that_does_not_is_not(
+    env: LicEnv,
+) -> None:
+    from licenses._evidence import read_evidence
+
+    reg = env.registry
+    steady = reg.issue(business_request())  # stamped by the 5-year TSA of `pki init`
+    _short_lived_tsa(env, days_left=20)
+    nearing = reg.issue(business_request())  # stamped by a TSA whose certificate ends in 20 days
+    ev = read_evidence(reg.file(nearing.license_id))
+    assert ev.tsa_certificate is not None
+    left = ev.tsa_certificate.not_valid_after - datetime.now(UTC)
+    assert timedelta(days=19) < left <= timedelta(days=20)
+    _fresh_tsa(env)  # the operator rotated the TSA: new timestamps come from a 5-year certificate
+
+    # neither is due by age; by evidence only the one whose TSA certificate ends within the margin
+    assert due(reg, every_days=365) == []
+    rep = archive_due(reg, every_days=365, margin_days=30)
+    assert rep.archived == [nearing.license_id], rep.as_dict()
+    assert [r.split(":")[0] for r in rep.reasons[nearing.license_id]] == ["tsa_certificate"]
+    assert not rep.warnings
+    assert reg.get(steady.license_id).object_key == steady.object_key  # untouched
+    archived = reg.file(nearing.license_id)
+    report = verify_license(archived, trust=env.trust(), registry=reg)
+    assert report.valid, report.as_dict()
+    assert [t["valid"] for t in report.checks["document_timestamps"]] == [True]
+    after = read_evidence(archived)
+    assert after.newest_is_document_timestamp and after.tsa_certificate is not None
+    assert after.tsa_certificate.not_valid_after - datetime.now(UTC) > timedelta(days=365)
+    # once archived, the license is covered: running again changes nothing
+    assert archive_due(reg, every_days=365, margin_days=30).as_dict()["due"] == 0
+    # and later, when the 5-year TSA certificates near their end, both are due again
+    five_years = datetime.now(UTC) + timedelta(days=5 * 365)
+    assert set(due_by_evidence(reg, margin_days=30, now=five_years)) >= {
+        steady.license_id,
+        nearing.license_id,
+    }
+
+
+def test_a_margin_smaller_than_the_time_left_archives_nothing_and_a_tsa_still_expiring_is_named(
+    env: LicEnv,
+) -> None:
+    reg = env.registry
+    _short_lived_tsa(env, days_left=20)
+    lic = reg.issue(business_request())
+    assert lic.license_id not in due_by_evidence(reg, margin_days=10)
+    assert lic.license_id in due_by_evidence(reg, margin_days=25)
+    # the TSA's own certificate is the one ending: a new timestamp would not help — a warning, no stamp
+    rep = archive_due(reg, every_days=365, margin_days=25)
+    assert rep.archived == [] and any("rotate-seal tsa" in w for w in rep.warnings), rep.as_dict()
+    _fresh_tsa(env)
+    assert archive_due(reg, every_days=365, margin_days=25).archived == [lic.license_id]
+
+
+def test_a_deprecated_algorithm_makes_a_license_due(env: LicEnv) -> None:
+    reg = env.registry
+    lic = reg.issue(business_request())
+    assert lic.license_id not in due_by_evidence(reg, margin_days=30, deprecated=["sha1", "md5"])
+    flagged = due_by_evidence(reg, margin_days=30, deprecated=["ecdsa"])
+    assert any(r.startswith("algorithm:") and "ecdsa" in r for r in flagged[lic.license_id])
+    # re-stamping with the same (deprecated) algorithm would renew nothing: left alone, with a warning
+    rep = archive_due(reg, every_days=365, margin_days=30, deprecated=["ecdsa"])
+    assert rep.archived == [] and any("deprecated ecdsa" in w for w in rep.warnings), rep.as_dict()
+    with pytest.raises(LicenseError) as exc:
+        archive_due(reg, every_days=365, margin_days=30, deprecated=["sha256"])
+    assert exc.value.code == "LICENSE_ARCHIVE_ALGORITHM"
