@@ -101,3 +101,48 @@ async def test_api_verify_reports_license_expired_in_chinese_and_judges_at(
         headers=h,
     )
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED"
+
+
+async def test_a_department_that_used_a_license_hears_of_its_expiry(make_gateway) -> None:
+    """The expiry step moves the license to 05; the department that read it through the API and
+    subscribed gets one signed webhook saying 05 失效 (the step license_expiry's last task runs)."""
+    import json
+
+    from gateway.webhooks import SIGNATURE_HEADER, notify_status_changes
+    from pipeline import FlowContext
+    from pipeline.expiry import expire_due
+    from tests.gateway.conftest import DEPT_B
+    from tests.gateway.test_sharing import _Receiver
+
+    gw = await make_gateway()
+    lid, _code, _pdf = await asyncio.to_thread(_expired, gw)
+    receiver = _Receiver(fail_first=0)
+    ctx = FlowContext(gw.settings, database=gw.db)
+    try:
+        user = gw.add_client(DEPT_B)
+        h = await gw.auth(user)
+        r = await gw.client.post("/v1/subscriptions", json={"url": receiver.url}, headers=h)
+        assert r.status_code == 201
+        r = await gw.client.get(
+            f"/v1/licenses/{lid}", params={"purpose": PURPOSE, "use_cause": "核对"}, headers=h
+        )
+        assert r.status_code == 200
+        result = await asyncio.to_thread(expire_due, ctx)
+        assert lid in result["license_ids"]
+        stats = await asyncio.to_thread(notify_status_changes, ctx)
+        assert stats["delivered"] == 1, stats
+        headers, body = receiver.calls[0]
+        doc = json.loads(body)
+        assert (doc["license_id"], doc["status"], doc["status_name"], doc["previous_status"]) == (
+            lid,
+            "05",
+            "失效",
+            "01",
+        )
+        assert SIGNATURE_HEADER in headers
+        assert (await asyncio.to_thread(notify_status_changes, ctx))["delivered"] == 0  # nothing twice
+        assert (await asyncio.to_thread(expire_due, ctx))["expired"] == 0
+        assert len(receiver.calls) == 1
+    finally:
+        receiver.close()
+        ctx.close()
