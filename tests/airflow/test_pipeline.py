@@ -320,9 +320,11 @@ def test_license_expiry_moves_a_license_past_its_end_to_05_and_the_province_hear
                     created_at=now,
                 )
             )
+        run("license_catalog_sync")  # the province holds the license (license.issued) before it ends
         with ctx.db.session() as s:
             before = {r.license_id: r.status for r in s.scalars(select(LicenseRecord))}
         events_before = len(plain.peers.province.events())
+        assert plain.peers.province.events()[-1]["aggregate_id"] == f"license:{lid}"
         run("license_expiry")
         with ctx.db.session() as s:
             after = {r.license_id: r.status for r in s.scalars(select(LicenseRecord))}
