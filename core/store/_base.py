@@ -216,7 +216,7 @@ class ObjectStore(ABC):
                 if self._keyring is None:
                     if self._keyring_source is None:
                         raise ConfigError(
-                            "this object store has no data keys, so citizen-data zones (raw, curated, "
+                            "this object store has no data keys, so citizen-data zones (raw, "
                             "held, quarantine) cannot be used: open it with open_store(settings)",
                             code="STORE_NO_KEYS",
                         )
