@@ -42,9 +42,17 @@ def _payloads(url: str) -> dict[int, str | None]:
     return got
 
 
+def _current(url: str) -> set[str]:
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        got = {str(v) for (v,) in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    eng.dispose()
+    return got
+
+
 def test_0009_releases_only_payloads_a_raw_batch_holds(empty_url: str) -> None:
     cfg = runner.alembic_config(empty_url)
-    before = sorted(runner.head_revisions() - {"0009"} | {"0004"})
+    before = sorted(runner.head_revisions() - {"0009"} | {"0004", "0007"})
     for rev in before:
         command.upgrade(cfg, rev)
     eng = create_engine(empty_url)
@@ -69,7 +77,9 @@ def test_0009_releases_only_payloads_a_raw_batch_holds(empty_url: str) -> None:
     eng.dispose()
     command.upgrade(cfg, "heads")
     assert _payloads(empty_url) == {1: None, 2: None, 3: None, 4: '{"n": 4}', 5: '{"n": 5}'}
-    command.downgrade(cfg, "0004")  # 0009 only: nothing else descends from 0004
+    assert _current(empty_url) == runner.head_revisions()  # what `tongban doctor` compares
+    command.downgrade(cfg, "0004")  # unapplies what descends from 0004: 0009 only
+    assert _current(empty_url) == runner.head_revisions() - {"0009"} | {"0004", "0007"}
     assert _payloads(empty_url) == {1: "", 2: "", 3: "", 4: '{"n": 4}', 5: '{"n": 5}'}
     command.upgrade(cfg, "heads")
-    assert "0009" in runner.head_revisions()
+    assert _current(empty_url) == runner.head_revisions()
