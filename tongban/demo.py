@@ -14,6 +14,9 @@
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
 tests drive too, so the demo's figures are checked against the same code path.
+
+Why one module of this length: it is the main job's steps in the order they run; each step calls
+into the packages.
 """
 
 from __future__ import annotations
