@@ -163,8 +163,8 @@ def test_the_annotation_band_covers_no_face_field(lic_env: LicEnv, tmp_path: Pat
         scale = rgb.width / 595.2756
         # the band's frame line (top edge) is seal red in the picture
         top = round((PAGE_H - y1) * scale)
-        reds = [
-            rgb.getpixel((x, y))
+        reds: list[tuple[int, int, int]] = [
+            rgb.getpixel((x, y))  # type: ignore[misc]
             for x in range(round(x0 * scale) + 5, round(x1 * scale) - 5)
             for y in (top - 1, top, top + 1)
         ]

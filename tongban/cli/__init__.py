@@ -16,6 +16,7 @@ from tongban.cli import (  # noqa: F401
     license,
     outbox,
     pki,
+    quality,
     sandbox,
     store,
     system,
@@ -56,6 +57,7 @@ app.add_typer(bench.app, name="bench")  # bench_push adds `bench push` to it
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(airflow.app, name="airflow")
+app.add_typer(quality.app, name="quality")
 
 
 def main() -> None:
