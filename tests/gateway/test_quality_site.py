@@ -144,7 +144,8 @@ def test_the_site_in_headless_chromium(dq_settings: Settings, tmp_path: Path) ->
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
             try:
                 anonymous = browser.new_page()
-                assert anonymous.goto(base + "/quality/").status == 401  # type: ignore[union-attr]
+                response = anonymous.goto(base + "/quality/")
+                assert response is not None and response.status == 401
                 ctx = browser.new_context(
                     viewport={"width": 1300, "height": 900},
                     extra_http_headers={"Authorization": f"Bearer {token}"},
