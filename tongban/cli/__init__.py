@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import version as dist_version
 
 import typer
@@ -42,8 +43,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log set-up and PKI details too (log level DEBUG)."
+    ),
 ) -> None:
     """tongban (通办): county case-data and e-license exchange gateway."""
+    if verbose:  # read by the one settings object (TONGBAN_LOG_LEVEL) when a command loads it
+        os.environ["TONGBAN_LOG_LEVEL"] = "DEBUG"
 
 
 system.register(app)

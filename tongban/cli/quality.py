@@ -12,9 +12,12 @@ from tongban.cli._common import JsonOpt, console, emit_json, fail_core, settings
 app = typer.Typer(help="Data quality: the site of batches, reports, rules and trends.", no_args_is_help=True)
 
 
+OutDirArg = typer.Argument(..., help="Folder to write the site into (index.html and the rest).")
+
+
 @app.command("site")
 def site(
-    out_dir: Path = typer.Argument(..., help="Folder to write the site into (index.html and the rest)."),
+    out_dir: Path = OutDirArg,
     json_out: bool = JsonOpt,
 ) -> None:
     """Write the data-quality site as static HTML (also served by the API at /quality/, role quality)."""
