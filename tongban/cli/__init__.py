@@ -14,6 +14,7 @@ from tongban.cli import (  # noqa: F401
     bench,
     bench_push,
     cases,
+    docs,
     license,
     outbox,
     pki,
@@ -64,6 +65,7 @@ app.add_typer(outbox.app, name="outbox")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(airflow.app, name="airflow")
 app.add_typer(quality.app, name="quality")
+app.add_typer(docs.app, name="docs")
 
 
 def main() -> None:
