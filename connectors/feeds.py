@@ -29,6 +29,7 @@ Public API::
     pull_pages(db, key, client, path, land, *, page_size=500, max_pages=None) -> (pages, rows, cursor)
     pull_county(db, peer, client, mapping, *, page_size=500, max_pages=None) -> PullReport
     inbound_after(db, peer, after_id, limit) -> list[InboundRow]
+    release_inbound(session, peer, first_id, last_id) -> int   # payloads a raw batch now holds
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.errors import (
@@ -330,3 +331,19 @@ def inbound_after(db: Database, peer: str, after_id: int, limit: int = 1000) -> 
             .limit(limit)
         )
         return list(s.scalars(q))
+
+
+def release_inbound(session: Session, peer: str, first_id: int, last_id: int) -> int:
+    """Drop the payloads of ``peer``'s landed rows ``first_id..last_id`` (a raw batch holds them
+    now); call it in the transaction that records the batch. Returns how many were released."""
+    res = session.execute(
+        update(InboundRow)
+        .where(
+            InboundRow.peer == peer,
+            InboundRow.id >= first_id,
+            InboundRow.id <= last_id,
+            InboundRow.payload.is_not(None),
+        )
+        .values(payload=None)
+    )
+    return int(getattr(res, "rowcount", 0) or 0)

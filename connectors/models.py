@@ -8,7 +8,9 @@ pull cursors and the inbound landing table.
 - ``connector_message_log``: every exchange (each attempt) with correlation id, payload hash,
   response code, timing; bodies only after redaction and a size cap.
 - ``connector_pull_cursor`` / ``connector_inbound``: incremental pull state per county and the
-  rows landed in the same transaction as the cursor.
+  rows landed in the same transaction as the cursor. A landed row keeps its ``payload`` only until
+  a raw batch holds it (:func:`connectors.feeds.release_inbound`, revision ``0009``); then the row
+  stays as the landing record (peer, row_guid: what makes a re-pull land nothing twice).
 - ``connector_event_cursor``: how far core's domain events have been enqueued per peer.
 """
 
@@ -100,7 +102,7 @@ class InboundRow(Base):
     peer: Mapped[str] = mapped_column(String(80), nullable=False)
     row_guid: Mapped[str] = mapped_column(String(64), nullable=False)
     table_name: Mapped[str] = mapped_column(String(64), nullable=False)
-    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)  # NULL once in a raw batch
     page_cursor: Mapped[str | None] = mapped_column(String(500), nullable=True)
     pulled_at: Mapped[str] = mapped_column(String(40), nullable=False)
 

@@ -28,7 +28,7 @@ class StoreSettings(BaseModel):
     bucket_prefix: str = "tongban"
     # retention per zone in days; a zone not listed (licenses) is never swept
     retention_days: dict[str, int] = Field(
-        default_factory=lambda: {"raw": 90, "held": 30, "quarantine": 365, "curated": 365, "reports": 730}
+        default_factory=lambda: {"raw": 90, "held": 30, "quarantine": 365, "reports": 730}
     )
     chunk_size: int = 1024 * 1024  # plaintext bytes per authenticated chunk (and per read)
     s3_part_size: int = 16 * 1024 * 1024  # multipart part size: an S3 put holds about one part in memory

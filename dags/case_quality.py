@@ -3,7 +3,7 @@
 
 Triggered by `tongban://cases/raw`. Every raw batch the quality gate has not seen (found in the
 database, oldest first, so a child held in one batch is released when its parent arrives in a
-later one) is validated against the contract: valid rows to the curated zone and the case store,
+later one) is validated against the contract: valid rows to the case store (``case_rows``),
 children waiting for their parent to the held zone, invalid rows to quarantine with every failed
 rule per row and field, an HTML data-quality report and a signed DQ receipt per batch.
 Emits `tongban://cases/curated` and `tongban://cases/results`.

@@ -5,7 +5,7 @@ the ``held`` zone) and owns its row_guid meanwhile. Two things end a hold:
 
 * **Release** — a later batch curates the parent: the open holds of that project are re-checked
   through the same suites, now with their parent's accept date (:func:`recheck`, pure), and are
-  accepted (``released`` object, ``case_rows``) or quarantined (``released_quarantine``).
+  accepted (into ``case_rows``) or quarantined (``released_quarantine`` object).
 * **Expiry** — a hold older than ``settings.quality.hold_hours`` is quarantined with
   ``child.parent_missing`` (``expired`` object; kind ``expired`` in ``case_quarantine``), at the
   start of every batch and by ``tongban cases quarantine sweep`` (one ledger entry then).
@@ -96,7 +96,7 @@ class Holds:
         checked = recheck(rows, [h.table_name for h in holds], runner, parents)
         ok = [i for i in range(len(holds)) if i not in checked.reasons]
         bad = [i for i in range(len(holds)) if i in checked.reasons]
-        blob, texts = encode_lines([rows[i] for i in ok])
+        _, texts = encode_lines([rows[i] for i in ok])  # released rows go to ``case_rows`` only
         accepted = []
         for i, text in zip(ok, texts, strict=True):
             h, row = holds[i], rows[i]
@@ -131,10 +131,6 @@ class Holds:
         )
         self.cases.close_holds(s, [h.id for h in holds], status=HOLD_RELEASED, closed_by=batch_hash, at=now)
         out = Released(len(ok), len(bad))
-        if ok:
-            out.objects["released"] = self.outputs.put(
-                "released", "curated", blob, content_type=CONTENT_JSONL, source=source, rows=len(ok)
-            ).as_dict()
         if bad:
             docs = [
                 {

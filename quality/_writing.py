@@ -1,9 +1,9 @@
 """Writing a gate run down: store objects, case-store rows, the HTML report, the signed receipt,
 the ledger entry and the batch record.
 
-Given a :class:`~quality.split.Split` (or a file fault), :class:`Writer` puts the ``curated``,
-``held``, ``quarantine`` and ``raw`` objects (each row serialized once: one JSON Lines blob per
-object, its lines as text for the case store), adds the rows to ``case_rows`` / ``case_held`` /
+Given a :class:`~quality.split.Split` (or a file fault), :class:`Writer` puts the ``held``,
+``quarantine`` and ``raw`` objects (each row serialized once: one JSON Lines blob per object, its
+lines as text for the case store), adds the rows to ``case_rows`` / ``case_held`` /
 ``case_quarantine`` with every reason, then the report and the receipt into the ``reports`` zone
 and one ``quality.receipt`` ledger entry. All in the caller's session: the gate commits a batch's
 database writes in one transaction.
@@ -123,7 +123,10 @@ class Writer:
         """Objects and case-store rows of ``split`` (into ``outcome.objects``); the report's samples."""
         t0 = time.perf_counter()
         values, n, reasons = parsed.values, len(parsed.values), split.reasons
-        curated_blob, curated_texts = encode_lines([values[p] for p in split.curated])
+        # curated rows go to ``case_rows`` only: no object store copy (nothing would read it; the
+        # raw object, which the receipt names, holds them, and the held and quarantine objects name
+        # the rows that are not curated)
+        _, curated_texts = encode_lines([values[p] for p in split.curated])
         held_blob, held_texts = encode_lines([values[p] for p in split.held])
         q_docs: list[dict[str, Any]] = []
         q_rows: list[QuarantineIn] = []
@@ -164,7 +167,6 @@ class Writer:
                 )
             q_docs.append(doc)
         for zone, blob, rows in (
-            ("curated", curated_blob, len(split.curated)),
             ("held", held_blob, len(split.held)),
             ("quarantine", encode_docs(q_docs), len(split.quarantined)),
         ):

@@ -6,7 +6,7 @@ Payload (``typ`` ``tongban-dq-receipt``)::
     {"v": 2, "batch_hash", "batch_name", "suite_version", "suite_hash", "issued_at",
      "counts": {"rows","curated","held","quarantined","released","expired","file_quarantined"},
      "rules": {rule_id: rows failing it}, "held_reasons": {...}, "flags": {...},
-     "objects": {name: {"zone","key","address","size"[,"rows"]}},  # curated, held, quarantine, raw, report
+     "objects": {name: {"zone","key","address","size"[,"rows"]}},  # held, quarantine, raw, report
      "platform": <platform name>}
 
 Verification (:func:`verify_receipt`) checks, and names every failure in ``reasons``:

@@ -1,6 +1,6 @@
 """The object store: content-addressed zones on a local folder or S3/MinIO.
 
-Zones ``raw``, ``curated``, ``held`` and ``quarantine`` hold citizen data: objects there are
+Zones ``raw``, ``held`` and ``quarantine`` hold citizen data: objects there are
 encrypted at rest (AES-256-GCM in authenticated chunks, envelope keys from the key store) and
 addressed by a keyed HMAC-SHA256 of their plaintext. ``licenses`` and ``reports`` are public:
 plain bytes addressed by SHA-256. Put streams and is idempotent; get streams and verifies; a sweep

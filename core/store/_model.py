@@ -32,7 +32,6 @@ class Zone(StrEnum):
     """Where an object lives. Citizen-data zones are encrypted and HMAC-addressed."""
 
     RAW = "raw"  # landed case batches as received (原始数据)
-    CURATED = "curated"  # rows that passed the quality checks
     HELD = "held"  # child rows waiting for their parent
     QUARANTINE = "quarantine"  # rows that failed, with the reasons (隔离区)
     LICENSES = "licenses"  # signed license PDFs (电子证照): public, kept for ever
@@ -56,7 +55,7 @@ class Zone(StrEnum):
             raise StoreError(f"unknown store zone {value!r}: use one of {names}", code="STORE_ZONE") from None
 
 
-CITIZEN_ZONES = frozenset({Zone.RAW, Zone.CURATED, Zone.HELD, Zone.QUARANTINE})
+CITIZEN_ZONES = frozenset({Zone.RAW, Zone.HELD, Zone.QUARANTINE})
 PUBLIC_ZONES = frozenset({Zone.LICENSES, Zone.REPORTS})
 NEVER_SWEPT = frozenset({Zone.LICENSES})
 

@@ -113,7 +113,7 @@ def snapshot(w: World) -> dict[str, Any]:
             for h in s.scalars(select(LedgerHead))
             if h.stream != "pipeline.failures"
         }
-    for zone in ("raw", "curated", "held", "quarantine", "licenses", "reports"):
+    for zone in ("raw", "held", "quarantine", "licenses", "reports"):
         doc[f"store:{zone}"] = sorted(o.key for o in ctx.store.ls(zone))
     doc["province_rows"] = w.peers.province.distinct_rows()
     doc["province_log"] = len(w.peers.province.commit_log())

@@ -153,7 +153,7 @@ def test_child_before_parent_is_held_then_released(sqlite_gate: GateFactory, tmp
     second = gate.validate_batch(Batch(b"".join(_line(a) for a in accept), name="parent"))
     _assert_split(second)
     assert second.curated == 1 and second.released == len(children)
-    assert "released" in second.objects
+    assert "released" not in second.objects  # released rows go to case_rows, not to another object
     project = accept[0]["project_no"]
     with gate.db.session() as s:
         accepted = gate.cases.rows(s, project_no=project)
@@ -224,9 +224,8 @@ def test_receipt_verifies_and_detects_any_change(sqlite_gate: GateFactory, tmp_p
     assert o.receipt is not None
     ok = verify_receipt(o.receipt, keystore=gate.keystore, outputs=gate.outputs)
     assert ok.valid, ok.reasons
-    assert {"signature", "object:curated", "object:quarantine", "object:held", "object:report"} <= set(
-        ok.checked
-    )
+    assert {"signature", "object:raw", "object:quarantine", "object:held", "object:report"} <= set(ok.checked)
+    assert "curated" not in o.objects  # curated rows live in case_rows only
     # every byte of the receipt matters
     token = o.receipt
     for i in range(0, len(token), max(1, len(token) // 40)):
@@ -235,7 +234,7 @@ def test_receipt_verifies_and_detects_any_change(sqlite_gate: GateFactory, tmp_p
         assert not verify_receipt(bad, keystore=gate.keystore, outputs=gate.outputs).valid, i
     # and so does every referenced object
     store_root = gate.settings.store_folder
-    for name in ("curated", "report", "quarantine"):
+    for name in ("raw", "report", "quarantine"):
         ref = o.objects[name]
         files = [
             p for p in store_root.rglob(f"*{ref['key']}*") if p.is_file() and not p.name.endswith(".json")
@@ -266,7 +265,7 @@ def test_receipt_verifies_and_detects_any_change(sqlite_gate: GateFactory, tmp_p
 def test_receipt_names_keyed_addresses_not_plain_hashes_of_citizen_data(
     sqlite_gate: GateFactory, tmp_path: Path
 ) -> None:
-    """A plain SHA-256 of a curated / held / quarantine object would let anyone confirm a guessed
+    """A plain SHA-256 of a held / quarantine object would let anyone confirm a guessed
     record; the receipt names the store's keyed address instead (and verifies through it)."""
     import base64
     import hashlib
@@ -279,7 +278,7 @@ def test_receipt_names_keyed_addresses_not_plain_hashes_of_citizen_data(
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     assert payload["v"] == 2
     published = o.receipt + json.dumps(o.as_dict())
-    for name in ("curated", "held", "quarantine", "raw"):
+    for name in ("held", "quarantine", "raw"):
         ref = payload["objects"][name]
         assert ref["address"] == "hmac-sha256" and "sha256" not in ref, ref
         plain = gate.outputs.get(ref["zone"], ref["key"])

@@ -27,7 +27,7 @@ from core.keys.datakeys import DataKeyring
 from core.store import FolderStore, ObjectStore, S3Store, Zone
 
 CHUNK = 4096  # small chunks so multi-chunk paths run on small objects
-RETENTION = {"raw": 90, "held": 30, "quarantine": 365, "curated": 365, "reports": 730}
+RETENTION = {"raw": 90, "held": 30, "quarantine": 365, "reports": 730}
 S3_ACCESS, S3_SECRET = "testing", "testing"
 
 

@@ -57,7 +57,7 @@ def test_put_ls_stat_get_verify_round_trip(env: dict[str, str], tmp_path: Path) 
     assert code == 0 and [r["key"] for r in json.loads(out)] == [key]
     code, out, _ = run(env, "ls", "--json")
     totals = {z["zone"]: z["objects"] for z in json.loads(out)["zones"]}
-    assert totals == {"raw": 1, "curated": 0, "held": 0, "quarantine": 0, "licenses": 0, "reports": 0}
+    assert totals == {"raw": 1, "held": 0, "quarantine": 0, "licenses": 0, "reports": 0}
     code, out, _ = run(env, "ls", "raw", "--long")
     assert code == 0 and key in out and "县窗口" in out
 
@@ -145,11 +145,11 @@ def test_sweep_deletes_expired_objects_into_the_ledger(env: dict[str, str], tmp_
 def test_rotate_key_keeps_old_objects_readable(env: dict[str, str], tmp_path: Path) -> None:
     first = tmp_path / "a.bin"
     first.write_bytes(b"a" * 10_000)
-    _, out, _ = run(env, "put", "curated", str(first), "--json")
+    _, out, _ = run(env, "put", "held", str(first), "--json")
     old = json.loads(out)
     code, out, _ = run(env, "rotate-key", "--json")
     assert code == 0 and json.loads(out)["data_key"] != old["data_key_id"]
-    code, _, _ = run(env, "verify", "curated", old["key"])
+    code, _, _ = run(env, "verify", "held", old["key"])
     assert code == 0
 
 

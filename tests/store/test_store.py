@@ -206,7 +206,7 @@ def test_malformed_keys_are_refused_before_any_io(store: ObjectStore, key: str) 
 
 
 def test_unknown_zone_lists_the_zones(store: ObjectStore) -> None:
-    with pytest.raises(StoreError, match="raw, curated, held, quarantine, licenses, reports") as err:
+    with pytest.raises(StoreError, match="raw, held, quarantine, licenses, reports") as err:
         store.put("archive", b"x")
     assert err.value.code == "STORE_ZONE"
 
@@ -271,10 +271,10 @@ def test_envelope_detects_truncation_reordering_and_splicing(
     store: ObjectStore, raw: RawAccess, attack: str
 ) -> None:
     data = pattern(4 * CHUNK + 50)
-    ref = store.put("curated", data)
-    other = store.put("curated", pattern(4 * CHUNK + 50, seed=9))
-    header, chunks = _chunks_of(raw.read("curated", ref.key))
-    _, other_chunks = _chunks_of(raw.read("curated", other.key))
+    ref = store.put("held", data)
+    other = store.put("held", pattern(4 * CHUNK + 50, seed=9))
+    header, chunks = _chunks_of(raw.read("held", ref.key))
+    _, other_chunks = _chunks_of(raw.read("held", other.key))
     assert len(chunks) == 5
     if attack == "truncate":  # cut at a chunk boundary: every remaining chunk is intact
         forged = header + b"".join(chunks[:3])
@@ -288,9 +288,9 @@ def test_envelope_detects_truncation_reordering_and_splicing(
         forged = header + b"".join([chunks[0], other_chunks[1], *chunks[2:]])
     else:  # flip a bit of the salt: the header is the AAD of every chunk
         forged = header[:-1] + bytes([header[-1] ^ 1]) + b"".join(chunks)
-    raw.write("curated", ref.key, forged)
+    raw.write("held", ref.key, forged)
     with pytest.raises(IntegrityError) as err:
-        store.verify("curated", ref.key)
+        store.verify("held", ref.key)
     assert err.value.key == ref.key
 
 
@@ -389,11 +389,11 @@ def test_public_zones_work_without_data_keys(
 
 
 def test_ls_lists_keys_in_order_with_prefix(store: ObjectStore) -> None:
-    keys = sorted(store.put("curated", pattern(100, seed=i)).key for i in range(6))
-    listed = list(store.ls("curated"))
+    keys = sorted(store.put("held", pattern(100, seed=i)).key for i in range(6))
+    listed = list(store.ls("held"))
     assert [s.key for s in listed] == keys
     assert all(s.stored_size > 100 for s in listed)
-    assert [s.key for s in store.ls("curated", keys[0][:3])] == [k for k in keys if k.startswith(keys[0][:3])]
+    assert [s.key for s in store.ls("held", keys[0][:3])] == [k for k in keys if k.startswith(keys[0][:3])]
     assert list(store.ls("quarantine")) == []
 
 

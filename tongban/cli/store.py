@@ -20,7 +20,7 @@ from tongban.cli._common import EXIT_NEGATIVE, EXIT_USAGE, JsonOpt, console, emi
 
 app = typer.Typer(
     name="store",
-    help="Object store: content-addressed zones (raw, curated, held, quarantine, licenses, reports).",
+    help="Object store: content-addressed zones (raw, held, quarantine, licenses, reports).",
     no_args_is_help=True,
 )
 
