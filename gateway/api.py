@@ -42,7 +42,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 PDF = "application/pdf"
 
 
-def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         codes = sorted(c for c, (s, _t) in CODES.items() if s == status)
@@ -53,7 +53,7 @@ def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-AUTHED = _problem_responses(401, 403, 413, 422, 429, 503)
+AUTHED = problem_responses(401, 403, 413, 422, 429, 503)
 router = APIRouter(prefix="/v1", responses=AUTHED)
 basic = HTTPBasic(auto_error=False, description="client_id / client_secret (or send them in the form)")
 
@@ -106,7 +106,7 @@ def _json_with_use(model: Any, body_without_use: dict[str, Any], receipt: Receip
     response_model=schemas.TokenResponse,
     tags=["auth"],
     summary="OAuth2 client-credentials token",
-    responses=_problem_responses(401, 422, 429),
+    responses=problem_responses(401, 422, 429),
 )
 async def token(
     request: Request,
@@ -198,7 +198,7 @@ async def _visible_license(svc: Services, who: Principal, license_id: str) -> Li
     response_model=schemas.LicenseResponse,
     tags=["licenses"],
     summary="license metadata by identifier (ZZBS)",
-    responses=_problem_responses(404),
+    responses=problem_responses(404),
 )
 async def metadata(
     license_id: schemas.LicenseIdPath,
@@ -243,7 +243,7 @@ def purpose_text(code: str) -> str:
     summary="an annotated copy (加注件) for this department, purpose and date",
     responses={
         200: {"content": {PDF: {"schema": {"type": "string", "format": "binary"}}}},
-        **_problem_responses(404),
+        **problem_responses(404),
     },
     response_class=Response,
 )
@@ -369,7 +369,7 @@ async def verify(
     response_model=schemas.LicenseResponse,
     tags=["issuers"],
     summary="change the status of a license this department issued",
-    responses=_problem_responses(404, 409),
+    responses=problem_responses(404, 409),
 )
 async def change_status(
     license_id: schemas.LicenseIdPath,
@@ -457,7 +457,7 @@ async def list_subscriptions(who: Who, svc: Svc) -> list[schemas.SubscriptionOut
     "/subscriptions/{subscription_id}",
     status_code=204,
     tags=["subscriptions"],
-    responses=_problem_responses(404),
+    responses=problem_responses(404),
 )
 async def unsubscribe(
     subscription_id: Annotated[int, Path(ge=1, le=2**31 - 1)],

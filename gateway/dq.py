@@ -16,13 +16,15 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import AUTHED, problem_responses
 from gateway.deps import Svc, Who
 from gateway.errors import NotFound
 from gateway.models import ROLE_QUALITY
 from gateway.page import HTML_HEADERS
 from gateway.services import Services
 
-router = APIRouter(tags=["data quality"])
+# the same problem responses as every authenticated route, and 404 for a page the site lacks
+router = APIRouter(tags=["data quality"], responses={**AUTHED, **problem_responses(404)})
 _SITE = "quality_site"
 
 
