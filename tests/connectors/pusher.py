@@ -18,9 +18,12 @@ from connectors.resilience import Timing
 from connectors.soap import ProvinceSoapClient
 from core.db import Database
 
+# The read timeout must hold an honest reply on a starved machine: at 0.3 s (once), a load average
+# of 36 made nearly every reply late, the breaker opened, and 350 of 1,000 rows arrived in 240 s.
+# The drills' injected timeouts sleep well past it (test_exactly_once_soap: 4 s).
 TIMING = Timing(
-    connect_timeout_s=0.5,
-    read_timeout_s=0.3,
+    connect_timeout_s=2.0,
+    read_timeout_s=2.0,
     backoff_s=0.005,
     max_backoff_s=0.03,
     attempts=1,  # every injected fault reaches the outbox: batches are released and retried there

@@ -32,7 +32,7 @@ def _drill(province: Province, tmp_path: Path, n: int) -> dict[str, object]:
     db = Database(url)
     rows = enqueue_shuffled(db, "province", n)
     province.faults(
-        FaultPlan.spread(0.30, seed=5, timeout_s=0.5, oversized_bytes=2 * 1024 * 1024, cycle=True)
+        FaultPlan.spread(0.30, seed=5, timeout_s=4.0, oversized_bytes=2 * 1024 * 1024, cycle=True)
     )
     args = ["--db", url, "--peer", "province", "--soap", province.url, "--batch-rows", "50"]
     result = crash_and_restart(args)
