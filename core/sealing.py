@@ -118,6 +118,7 @@ def unseal_on_load(model: type) -> type:
     its sealed attributes hold the opened value as their committed state (the database keeps the
     token; the attribute is not dirty, so it is written back only when code assigns it — and then
     the writer seals)."""
+    from sqlalchemy.orm import object_session
     from sqlalchemy.orm.attributes import set_committed_value
 
     table = model.__tablename__  # type: ignore[attr-defined]
@@ -145,7 +146,7 @@ def unseal_on_load(model: type) -> type:
 
     @event.listens_for(model, "refresh")
     def _on_refresh(target: Any, context: Any, _attrs: Any) -> None:
-        _open(target, context.session)
+        _open(target, context.session if context is not None else object_session(target))
 
     return model
 

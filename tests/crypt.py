@@ -17,5 +17,5 @@ KEYS = Path(tempfile.gettempdir()) / f"tongban-test-field-keys-{os.getuid()}"
 TEST_CRYPT = FieldCrypt(lambda: DataKeyring(KEYS, hashlib.sha256(b"tongban test KEK").digest()))
 
 
-def test_database(url: str, **kwargs: object) -> Database:
+def sealed_database(url: str, **kwargs: object) -> Database:
     return Database(url, crypt=TEST_CRYPT, **kwargs)

@@ -16,7 +16,7 @@ from connectors.messagelog import MessageLogWriter
 from connectors.outbox import OutboxConfig, deliver
 from connectors.resilience import Timing
 from connectors.soap import ProvinceSoapClient
-from tests.crypt import test_database
+from tests.crypt import sealed_database
 
 TIMING = Timing(
     connect_timeout_s=0.5,
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--report")
     a = ap.parse_args(argv)
-    db = test_database(a.db)
+    db = sealed_database(a.db)
     log = MessageLogWriter(db, body_cap=512)
     if a.soap:
         deliverer = SoapDeliverer(

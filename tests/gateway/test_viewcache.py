@@ -15,7 +15,7 @@ from core.settings import Settings
 from gateway.licensing import LicensesAdapter
 from gateway.ports import CopyRequest, LicensePort, LicenseView
 from gateway.viewcache import CachedLicensePort, EventCursor
-from tests.crypt import test_database
+from tests.crypt import sealed_database
 from tests.gateway.conftest import Issued
 
 
@@ -183,7 +183,7 @@ def test_a_late_committing_event_below_the_top_still_evicts(pg_url: str) -> None
 
     PostgreSQL only: SQLite has one writer at a time, so its ids always commit in order.
     """
-    db = test_database(pg_url)
+    db = sealed_database(pg_url)
     inner, clock = CountingPort(), Clock()
     cache = _cache(db, inner, clock)
     cache.get("L1")

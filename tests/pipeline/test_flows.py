@@ -30,7 +30,7 @@ from pipeline.issue import flag_overdue
 from pipeline.models import AWAITING, CaseLicense
 from sandbox.countyfeed import CountyFeed, to_vendor_b
 from sandbox.server import RunningServer, start
-from tests.crypt import test_database
+from tests.crypt import sealed_database
 
 FAST = Timing(connect_timeout_s=0.5, read_timeout_s=1.0, backoff_s=0.001, max_backoff_s=0.01, attempts=3)
 
@@ -39,7 +39,7 @@ FAST = Timing(connect_timeout_s=0.5, read_timeout_s=1.0, backoff_s=0.001, max_ba
 def database(tmp_path: Path) -> Iterator[Database]:
     url = f"sqlite:///{tmp_path / 't.db'}"
     runner.upgrade(url)
-    db = test_database(url)
+    db = sealed_database(url)
     yield db
     db.dispose()
 

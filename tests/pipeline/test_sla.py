@@ -22,14 +22,14 @@ from migrations import runner
 from pipeline import FlowContext, sla
 from pipeline.context import FLOW_STREAM
 from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
-from tests.crypt import test_database
+from tests.crypt import sealed_database
 
 
 @pytest.fixture
 def ctx(tmp_path: Path, settings: Settings) -> Iterator[FlowContext]:
     url = f"sqlite:///{tmp_path / 'sla.db'}"
     runner.upgrade(url)
-    db = test_database(url)
+    db = sealed_database(url)
     yield FlowContext(settings, database=db)
     db.dispose()
 
