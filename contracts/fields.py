@@ -335,7 +335,9 @@ _LICENSE_METADATA = TableSpec(
         _s("ZZBFJG", "证照颁发机构", 100),
         _s("ZZBFJGDM", "证照颁发机构代码", 18),
         _d("ZZBFRQ", "证照颁发日期"),
-        _s("CZZT", "持证主体", 200, description="first holder (all holders in license_holder)", personal=True),
+        _s(
+            "CZZT", "持证主体", 200, description="first holder (all holders in license_holder)", personal=True
+        ),
         _s("CZZTDM", "持证主体代码", 50, personal=True),
         _code("CZZTDMLX", "持证主体代码类型", "id_type"),
         _d("ZZYXQQSRQ", "证照有效期起始日期"),

@@ -36,7 +36,9 @@ def _run_chain(ctx: object) -> None:
     push.deliver(ctx, kinds=("case_row", "event"))  # type: ignore[arg-type]
 
 
-def test_no_resident_id_in_clear_after_a_demo_sized_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_resident_id_in_clear_after_a_demo_sized_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     with world(tmp_path, cases=60, seed=20261208) as w:
         known = resident_ids_in([w.day.folder])
@@ -53,8 +55,10 @@ def test_no_resident_id_in_clear_after_a_demo_sized_run(tmp_path: Path, caplog: 
 
             for c in SEALED:
                 plain = s.execute(
-                    text(f"SELECT COUNT(*) FROM {c.table} WHERE {c.column} IS NOT NULL "  # noqa: S608
-                         f"AND {c.column} NOT LIKE 'enc1.%'")
+                    text(
+                        f"SELECT COUNT(*) FROM {c.table} WHERE {c.column} IS NOT NULL "
+                        f"AND {c.column} NOT LIKE 'enc1.%'"
+                    )
                 ).scalar()
                 assert plain == 0, f"{c.table}.{c.column}: {plain} values in clear"
         assert recs, "the run issued licenses"
