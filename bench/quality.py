@@ -1,7 +1,8 @@
 """Benchmark of the quality gate: ``tongban bench quality [--json]``.
 
 Both paths take the same generated batch (``sandbox.generator``, 10% planted defects) and end in
-the same place — curated / held / quarantined rows written to the object store and the case store:
+the same place — the batch in the ``raw`` zone, held / quarantined rows in their zones, and
+curated / held / quarantined rows in the case store:
 
 * **ours** — :meth:`quality.gate.QualityGate.validate_batch`: parse, every rule through the
   generated great-expectations suites (vectorized kernels), duplicates and parents, split, object
@@ -141,8 +142,8 @@ def baseline(data: bytes, settings: Settings, batch_hash: str) -> dict[str, int]
     q_lines = [
         json.dumps({"line": n, "reasons": rs, "raw": raw}, ensure_ascii=False) for n, raw, rs in quarantined
     ]
+    outputs.put("raw", "raw", data, content_type=CONTENT_JSONL)  # the batch, as the gate keeps it
     for name, zone, lines in (
-        ("curated", "curated", curated_lines),
         ("held", "held", held_lines),
         ("quarantine", "quarantine", q_lines),
     ):

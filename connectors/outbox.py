@@ -29,6 +29,10 @@ copies them (key ``event_id``, ordered per aggregate) and they travel through th
 
 Failpoints (``core.failpoints``): ``outbox.after_claim``, ``outbox.after_send_before_mark``,
 ``outbox.after_mark``, ``outbox.after_release``, ``outbox.after_enqueue_events``.
+
+Why one module of this length: every transition of one table's state machine (enqueue, claim, mark,
+release, deliver, reconcile, the operator verbs) is here, because exactly-once is checked by reading
+them side by side.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@
 - No legitimate reply outgrows the reply limit: :meth:`ProvinceSoapClient.counts` asks for counts
   in windows of days (and tables) sized from ``max_response_bytes`` so that a full window's reply
   fits by construction, and :meth:`ProvinceSoapClient.lookup` pages its keys the same way.
+
+Why one module of this length: the zeep client and the transport and plugins that harden it
+configure one client; apart, none of them is usable.
 """
 
 from __future__ import annotations

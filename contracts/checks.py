@@ -34,6 +34,9 @@ Public API::
     check_file(source | [batch sources...], *, encoding=None, calendar=None) -> CheckReport
     iter_verdicts(source, *, encoding=None, calendar=None) -> Iterator[Verdict]
     CheckReport.verdicts (by line) ; .quarantined ; .held ; .valid ; .reasons ; .flagged ; .summary()
+
+Why one module of this length: it is the executable meaning of every rule id in
+:mod:`contracts.rules`, kept in one file to be read against it.
 """
 
 from __future__ import annotations

@@ -45,6 +45,9 @@ Public API::
     .batch(session, batch_hash) -> BatchRecord | None
     .save_batch(session, record: BatchRecord) -> None     # raises BatchExists if already stored
     .counts(session) -> dict[str, int]
+
+Why one module of this length: it is the one owner of the SQL of the case store's four tables; the
+gate, the push, issuance and the CLI all go through it.
 """
 
 from __future__ import annotations

@@ -35,8 +35,13 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from core import failpoints
 from core.errors import ConfigError
 from core.fieldcrypt import PREFIX, FieldCrypt, is_sealed
+
+AFTER_BATCH = failpoints.declare(
+    "sealing.after_batch", "a batch of sealed or re-sealed values committed, the loop not done"
+)
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,7 @@ def _loop(
                     conn.execute(text(f"UPDATE {table} SET {sets} WHERE {pk} = :__pk"), params)  # noqa: S608
 
             in_transaction(conn, write)
+            failpoints.hit(AFTER_BATCH)
             done += len(rows)
             after = rows[-1][pk]
             if progress:
@@ -273,8 +279,10 @@ def _blind_for(
 
 
 def _plain_tx(conn: Connection, fn: Callable[[], None]) -> None:
-    """One batch in its own transaction on a connection in autocommit (Alembic's
-    ``autocommit_block``) or a plain connection (commits what it wrote)."""
+    """One batch in its own transaction: on a plain connection the batch's selects began one
+    (autobegin), which this commits with the batch's updates; else it begins one. Not for a
+    connection in autocommit (Alembic's ``autocommit_block``): there every statement commits on
+    its own, and committing its placeholder transaction breaks the block."""
     if conn.in_transaction():
         fn()
         conn.commit()
@@ -356,6 +364,7 @@ def reseal_existing(
 
 
 __all__ = [
+    "AFTER_BATCH",
     "BLIND",
     "SEALED",
     "UNIQUENESS_KIND",

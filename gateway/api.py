@@ -5,6 +5,10 @@ Rules every route follows: deny by default (a role, a type and a purpose must be
 of a type the client may not see is answered exactly like an unknown one; every allowed call is
 written to the client's use-ledger stream and answered only after the entry is committed (the
 ``use`` object in the body, ``X-Use-Ledger`` on binary responses); holder codes travel in bodies only.
+
+Why one module of this length: every ``/v1`` route sits under the same deny-by-default and use-
+ledger rules, read together; each route is a few lines over licenses, gateway.auth and
+gateway.clients.
 """
 
 from __future__ import annotations

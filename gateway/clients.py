@@ -1,9 +1,10 @@
 """Registered department clients, their grants, and the authorization decisions made from them.
 
 Deny by default: a client can do nothing until a grant names a role (``share``, ``status``,
-``holder_portal``), the license types it may see and the purpose codes it may state. A
-:class:`Principal` is the authenticated client with its grants folded together; its ``require_*``
-methods raise :class:`~gateway.errors.Forbidden` and never return a bool to forget.
+``holder_portal``, ``quality`` for operators who read the data-quality site), the license types
+it may see and the purpose codes it may state. A :class:`Principal` is the authenticated client
+with its grants folded together; its ``require_*`` methods raise
+:class:`~gateway.errors.Forbidden` and never return a bool to forget.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from sqlalchemy import select
 from core.db import Database, utcnow
 from gateway import security
 from gateway.errors import ClientError, Forbidden, Unauthorized
-from gateway.models import ROLE_HOLDER_PORTAL, ROLE_SHARE, ROLE_STATUS, ROLES, ApiClient, ApiGrant
+from gateway.models import (
+    ROLE_HOLDER_PORTAL,
+    ROLE_QUALITY,
+    ROLE_SHARE,
+    ROLE_STATUS,
+    ROLES,
+    ApiClient,
+    ApiGrant,
+)
 
 _CODE = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
 
@@ -232,6 +241,7 @@ class PrincipalCache:
 __all__ = [
     "ROLES",
     "ROLE_HOLDER_PORTAL",
+    "ROLE_QUALITY",
     "ROLE_SHARE",
     "ROLE_STATUS",
     "ClientError",

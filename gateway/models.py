@@ -18,7 +18,8 @@ from core.db import Base
 ROLE_SHARE = "share"  # search, metadata, annotated copies, verification
 ROLE_STATUS = "status"  # change the status of licenses the department issued
 ROLE_HOLDER_PORTAL = "holder_portal"  # list the uses of a holder's licenses
-ROLES = (ROLE_SHARE, ROLE_STATUS, ROLE_HOLDER_PORTAL)
+ROLE_QUALITY = "quality"  # operators: read the data-quality site (/quality/)
+ROLES = (ROLE_SHARE, ROLE_STATUS, ROLE_HOLDER_PORTAL, ROLE_QUALITY)
 
 
 class ApiClient(Base):

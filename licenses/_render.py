@@ -29,6 +29,10 @@ XMP_NS = "https://tongban.example/ns/license/1.0/"
 ATTACHMENT_NAME = "license.json"
 PAGE_W, PAGE_H = 595.2756, 841.8898  # A4 in points
 SEAL_RED = (0.84, 0.09, 0.11)
+# (x0, y0, x1, y1) in points from the bottom left: a band every face keeps free between the
+# license number and the first face field, where an annotated copy (加注件) prints its annotation;
+# so the annotation never covers a face field (empty on the original)
+ANNOTATION_BAND = (56.0, PAGE_H - 224.0, PAGE_W - 56.0, PAGE_H - 178.0)
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,7 @@ def render(
         c.setFillColorRGB(0, 0, 0)
     y -= 26
     pen.text(70, y, f"证照编号：{face.license_no}", 10.5, "license number")
-    y -= 34
+    y = ANNOTATION_BAND[1] - 20  # the fields start below the reserved annotation band
 
     label_x, value_x, right = 70.0, 170.0, PAGE_W - 70
     for label, value in face.fields:

@@ -34,7 +34,7 @@ from licenses import _report as R
 from licenses._fonts import font_set
 from licenses._pades import DEFAULT_PROFILE, Profile, SealSigner, Trust
 from licenses._pki_seals import PkiSealProvider
-from licenses._render import PAGE_H, PAGE_W, SEAL_RED, _Pen
+from licenses._render import ANNOTATION_BAND, PAGE_H, PAGE_W, SEAL_RED, _Pen
 from licenses._render import render as render_face
 from licenses._report import VerificationReport
 from licenses._verify import check_file
@@ -62,6 +62,9 @@ class CopySpec:
     until: date  # last day of use (Asia/Shanghai)
 
 
+WATERMARK = "加注件 · 仅限指定用途"  # drawn across the page at 12 % opacity (read through)
+
+
 def annotation_text(platform: str, purpose_text: str, until: date) -> str:
     day = f"{until.year}年{until.month}月{until.day}日"
     return f"此件由{platform}提供，仅供办理{purpose_text}使用，有效期至{day}"
@@ -71,22 +74,23 @@ def _draw_annotation(text: str, recipient_line: str) -> Any:
     def draw(c: Any) -> None:
         pen = _Pen(c, font_set())
         c.saveState()
-        # a framed band below the title, in seal red
+        # a framed band in seal red, in the band every face reserves for it (never over a field)
+        x0, y0, x1, y1 = ANNOTATION_BAND
         c.setStrokeColorRGB(*SEAL_RED)
         c.setFillColorRGB(*SEAL_RED)
         c.setLineWidth(1.2)
-        top = PAGE_H - 186
-        c.rect(56, top - 40, PAGE_W - 112, 40, stroke=1, fill=0)
+        c.rect(x0, y0, x1 - x0, y1 - y0, stroke=1, fill=0)
         size = 11.0
-        while pen.width(text, size, "annotation") > PAGE_W - 130 and size > 7:
+        while pen.width(text, size, "annotation") > x1 - x0 - 18 and size > 7:
             size -= 0.5
-        pen.text(PAGE_W / 2, top - 17, text, size, "annotation", align="center")
-        pen.text(PAGE_W / 2, top - 33, recipient_line, 8.5, "annotation", align="center")
+        mid = (x0 + x1) / 2
+        pen.text(mid, y1 - 19, text, size, "annotation", align="center")
+        pen.text(mid, y1 - 36, recipient_line, 8.5, "annotation", align="center")
         # a diagonal watermark across the page
         c.setFillColorRGB(0.85, 0.2, 0.2, alpha=0.12)
         c.translate(PAGE_W / 2, PAGE_H / 2)
         c.rotate(35)
-        pen.text(0, 0, "加注件 · 仅限指定用途", 44, "annotation", align="center")
+        pen.text(0, 0, WATERMARK, 44, "annotation", align="center")
         c.restoreState()
 
     return draw

@@ -49,6 +49,10 @@ Public API::
         -> GenerationSummary
     defects_path(out) -> Path ; approvals_path(out) -> Path ; batch_paths(out, batches) -> list[Path]
     held_children(defects) -> set[str]      # project_nos whose children the quality layer will hold
+
+Why one module of this length: one seeded random stream draws every table of a case in order, so the
+files are reproducible from the seed; split across modules, that stream (and the vectors the tests
+pin) would be threaded through all of them.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ What it does with what it receives (its own SQLite database, not our migrations)
 - ``SubmitCatalogEvents``: license catalog entries and status changes, de-duplicated by event_id.
 - ``QueryCounts`` (rows per table and ``cd_time`` day) and ``LookupRows`` (by row_guid): what
   reconciliation asks.
+
+Why one module of this length: it is one simulated service: its message types, its operations and
+its store.
 """
 
 from __future__ import annotations

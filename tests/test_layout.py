@@ -52,6 +52,22 @@ def test_every_module_has_a_docstring(name: str) -> None:
     assert missing == [], f"modules without a docstring saying what they own: {missing}"
 
 
+LONG_MODULE = 400  # lines; a longer module says why in its docstring ("Why one module …")
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_a_long_module_says_why_it_is_one(name: str) -> None:
+    unexplained = []
+    for path in sorted((ROOT / name).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") <= LONG_MODULE or "versions" in path.parts:
+            continue
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if "why one module" not in doc.lower():
+            unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert unexplained == [], f"split these by job, or say in the docstring why each is one: {unexplained}"
+
+
 def test_no_secrets_in_the_repository() -> None:
     """Test PKI is generated at test time: no key files or PEM private keys are committed."""
     pem = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\s*[A-Za-z0-9+/=\s]{64,}-----END")

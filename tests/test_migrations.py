@@ -13,7 +13,9 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
+from core.fieldcrypt import is_sealed
 from migrations import runner
+from tests.crypt import TEST_CRYPT
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
@@ -42,9 +44,18 @@ def _payloads(url: str) -> dict[int, str | None]:
     return got
 
 
+def _current(url: str) -> set[str]:
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        got = {str(v) for (v,) in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    eng.dispose()
+    return got
+
+
 def test_0009_releases_only_payloads_a_raw_batch_holds(empty_url: str) -> None:
     cfg = runner.alembic_config(empty_url)
-    before = sorted(runner.head_revisions() - {"0010"} | {"0004"})
+    below_0010 = runner.head_revisions() - {"0010"} | {"0003", "0005"}  # what 0010 merges, but 0009
+    before = sorted(below_0010 | {"0004", "0007"})
     for rev in before:
         command.upgrade(cfg, rev)
     eng = create_engine(empty_url)
@@ -69,6 +80,15 @@ def test_0009_releases_only_payloads_a_raw_batch_holds(empty_url: str) -> None:
     eng.dispose()
     command.upgrade(cfg, "0009")  # 0010 (after it) would seal the payloads it keeps
     assert _payloads(empty_url) == {1: None, 2: None, 3: None, 4: '{"n": 4}', 5: '{"n": 5}'}
-    command.downgrade(cfg, "0004")  # 0009 only: nothing else at this point descends from 0004
+    assert _current(empty_url) == below_0010 | {"0009"}  # 0009 replaced 0004 and 0007
+    command.downgrade(cfg, "0004")  # unapplies what descends from 0004: 0009 only
+    assert _current(empty_url) == below_0010 | {"0004", "0007"}
     assert _payloads(empty_url) == {1: "", 2: "", 3: "", 4: '{"n": 4}', 5: '{"n": 5}'}
-    command.upgrade(cfg, "0009")
+    runner.upgrade(empty_url, crypt=TEST_CRYPT)  # 0009 again, then 0010 seals payloads 4 and 5
+    assert _current(empty_url) == runner.head_revisions()  # what `tongban doctor` compares
+    sealed = _payloads(empty_url)
+    assert sealed[1] is None and sealed[2] is None and sealed[3] is None
+    assert all(is_sealed(sealed[i]) for i in (4, 5))
+    assert TEST_CRYPT.open(
+        str(sealed[4]), table="connector_inbound", column="payload", row_key="county_a/seq:4"
+    ) == '{"n": 4}'

@@ -14,6 +14,9 @@
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
 tests drive too, so the demo's figures are checked against the same code path.
+
+Why one module of this length: it is the main job's steps in the order they run; each step calls
+into the packages.
 """
 
 from __future__ import annotations
@@ -288,7 +291,7 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
     }
     os.environ.update(env)
     demo = Settings()
-    console.print(f"1/5 initialising {demo.data_path} (database, keys, sample PKI) …")
+    console.print(f"1/5 initialising {demo.data_path} (database, keys, sample PKI) …", soft_wrap=True)
     setup.init(demo)
     bad = [c for c in setup.doctor(demo) if not c.ok]
     if bad:
@@ -296,17 +299,21 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
             console.print(f"[red]FAIL[/red] {c.name}: {c.detail}")
         return 1
     rows = int(n_cases * ROWS_PER_CASE)
-    console.print(f"2/5 generating a county day: ~{n_cases:,} cases ({rows:,} rows), 5% defects …")
+    console.print(
+        f"2/5 generating a county day: ~{n_cases:,} cases ({rows:,} rows), 5% defects …", soft_wrap=True
+    )
     day = generate_day(demo.data_path / "day", rows=rows)
     g = day.generation
     console.print(
         f"    {g['cases']:,} cases, {g['rows']:,} rows ("
         + ", ".join(f"{k} {len(v):,}" for k, v in day.rows_by_county.items())
         + "), "
-        f"{g['bad_rows']:,} defective, {g['approvals']:,} approvals ({g['late_approvals']:,} late)"
+        f"{g['bad_rows']:,} defective, {g['approvals']:,} approvals ({g['late_approvals']:,} late)",
+        soft_wrap=True,
     )
     console.print(
-        "3/5 starting the sandbox peers on loopback (province SOAP, 2 county feeds, 2 department systems) …"
+        "3/5 starting the sandbox peers on loopback (province SOAP, 2 county feeds, 2 department systems) …",
+        soft_wrap=True,
     )
     peers = start_peers(demo.data_path / "peers", day)
     os.environ.update(peers.env)
@@ -315,40 +322,46 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
     states: list[tuple[str, str, float]] = []
     try:
         stop = threading.Event()
-        current = {"label": ""}
-
-        with console.status("") as status:
+        with _progress(console) as progress:
+            task = progress.add_task("starting", total=len(PIPELINE))
+            current = {"label": ""}
 
             def ticker() -> None:
                 while not stop.wait(1.0):
                     with contextlib.suppress(Exception):  # progress only
-                        status.update(f"{current['label']} — {live_counts(demo)}")
+                        progress.update(task, description=f"{current['label']} — {live_counts(demo)}")
 
             th = threading.Thread(target=ticker, daemon=True)
             th.start()
 
             def on_start(i: int, dag_id: str) -> None:
                 current["label"] = f"[{i}/{len(PIPELINE)}] {dag_id}"
-                status.update(current["label"])
+                progress.update(task, description=current["label"])
 
             def on_step(i: int, dag_id: str, state: str, dt: float) -> None:
                 mark = "[green]success[/green]" if state == "success" else f"[red]{state}[/red]"
-                console.print(
-                    f"    [{i}/{len(PIPELINE)}] {dag_id:<28} {mark}  {dt:6.1f} s   {live_counts(demo)}"
+                progress.console.print(
+                    f"    [{i}/{len(PIPELINE)}] {dag_id:<28} {mark}  {dt:6.1f} s   {live_counts(demo)}",
+                    soft_wrap=True,
                 )
+                progress.advance(task)
 
-            states = run_pipeline(on_start=on_start, on_step=on_step)
-            stop.set()
-            status.update("5/5 reading the figures back and re-verifying licenses …")
-            console.print(
-                "5/5 reading the figures back (database, store, province) and re-verifying licenses …"
-            )
-            ctx = FlowContext(demo)
-            limit = int(os.environ.get("TONGBAN_DEMO_VERIFY", DEMO_VERIFY)) or None
             try:
-                figures = collect(ctx, verify_limit=limit)
+                states = run_pipeline(on_start=on_start, on_step=on_step)
             finally:
-                ctx.close()
+                stop.set()
+        console.print(
+            "5/5 reading the figures back (database, store, province), re-verifying licenses, "
+            "writing the data-quality site and exporting a license and a copy …",
+            soft_wrap=True,
+        )
+        ctx = FlowContext(demo)
+        limit = int(os.environ.get("TONGBAN_DEMO_VERIFY", DEMO_VERIFY)) or None
+        try:
+            figures = collect(ctx, verify_limit=limit)
+        finally:
+            ctx.close()
+        figures["files"] = write_files(demo, figures)
     finally:
         peers.close()
     elapsed = time.perf_counter() - t_start
@@ -364,6 +377,86 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
         and figures["province_rows"] == figures["rows_pushed"]
     )
     return 0 if ok else 1
+
+
+def _progress(console: Console) -> Any:
+    from tongban.progress import progress_bar
+
+    return progress_bar(console)
+
+
+COPY_PURPOSE = (
+    "510129-GS-001",
+    "个体工商户变更登记",
+)  # the sandbox client's purpose (tongban api client sandbox)
+COPY_RECIPIENT = "11510129008589710X"  # 大邑县市场监督管理局
+
+
+def _relative(path: str | Path, root: Path) -> str:
+    p = Path(path)
+    try:
+        return str(p.relative_to(root))
+    except ValueError:
+        return str(p)
+
+
+def write_files(demo: Settings, figures: Mapping[str, Any]) -> dict[str, str]:
+    """What a newcomer opens, as paths relative to the data dir: the data-quality site, the last
+    batch's DQ report, one valid license and an annotated copy (加注件) of it, as ``.pdf`` files."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from licenses import open_registry
+    from licenses.copies import CopySpec, open_copy_service
+    from licenses.models import LicenseRecord
+    from quality.site import QualitySite
+
+    root = demo.data_path
+    files: dict[str, str] = {}
+    site = QualitySite(demo)
+    site.write(root / "quality-site")
+    files["quality_site"] = "quality-site/index.html"
+    newest = next((b for b in site.batches() if b.report_key), None)
+    if newest is not None:  # the stored report, as the site's page (an .html file to open)
+        files["dq_report"] = f"quality-site/batches/{newest.batch_hash}/report.html"
+    registry = open_registry(demo)
+    try:
+        with registry.db.session() as s:
+            valid = list(
+                s.scalars(
+                    select(LicenseRecord).where(LicenseRecord.status == "01").order_by(LicenseRecord.id)
+                )
+            )
+        if not valid:
+            return files
+        # a 营业执照 when there is one (the type whose copy issue 22 was about), else the first
+        chosen = next((r for r in valid if r.type_name == "营业执照"), valid[0])
+        exports = root / "exports"
+        exports.mkdir(exist_ok=True)
+        license_pdf = exports / f"license-{chosen.license_no}.pdf"
+        license_pdf.write_bytes(registry.file(chosen.license_id))
+        today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+        copy = open_copy_service(demo, registry=registry).make(
+            CopySpec(
+                license_id=chosen.license_id,
+                purpose=COPY_PURPOSE[0],
+                purpose_text=COPY_PURPOSE[1],
+                cause="演示：办理变更登记",
+                recipient=COPY_RECIPIENT,
+                until=today + timedelta(days=30),
+            )
+        )
+        copy_pdf = exports / f"copy-{chosen.license_no}.pdf"
+        copy_pdf.write_bytes(copy)
+        files["license"] = _relative(license_pdf, root)
+        files["license_id"] = chosen.license_id
+        files["license_type"] = chosen.type_name
+        files["copy"] = _relative(copy_pdf, root)
+    finally:
+        registry.db.dispose()
+    return files
 
 
 def _verified(figures: Mapping[str, Any]) -> bool:
@@ -387,8 +480,7 @@ def _print_summary(
 ) -> None:
     t = Table(title=f"demo summary — {elapsed:.0f} s", show_header=False, title_justify="left")
     t.add_column(style="bold")
-    t.add_column(overflow="fold")  # paths in full, wrapped, never cut
-    t.add_row("data dir", str(demo.data_path))
+    t.add_column()
     t.add_row("DAG runs", ", ".join(f"{d} {s} ({dt:.0f} s)" for d, s, dt in states))
     t.add_row(
         "rows ingested",
@@ -400,7 +492,6 @@ def _print_summary(
     t.add_row("held (parent missing)", f"{f['rows_held']:,}")
     top = ", ".join(f"{r} {n}" for r, n in f["quarantine_top_reasons"])
     t.add_row("quarantined", f"{f['rows_quarantined']:,} — top reasons: {top}")
-    t.add_row("DQ report", str(f["dq_report"]))
     t.add_row(
         "pushed to the province",
         f"{f['rows_pushed']:,} delivered; the province confirms {f['province_rows']:,} rows"
@@ -434,11 +525,21 @@ def _print_summary(
         "catalog events",
         f"{f['events_delivered']:,} delivered, {f['province_events']:,} held by the province",
     )
-    ex = f.get("license_example") or {}
-    t.add_row("one license PDF", f"{ex.get('path')} ({ex.get('license_id')})")
     t.add_row(
         "ledger chains",
         ("[green]intact[/green] " if f["ledger_ok"] else "[red]BROKEN[/red] ")
         + ", ".join(f"{k} {v['entries']}" for k, v in f["ledger_chains"].items()),
     )
     console.print(t)
+    # paths whole (never wrapped, so they can be copied) and relative to the data dir
+    files = f.get("files") or {}
+    console.print(f"[bold]data dir[/bold] {demo.data_path}", soft_wrap=True)
+    rows = [
+        ("quality_site", "data-quality site (batches, reports, rules, trends)"),
+        ("dq_report", "DQ report of the last batch"),
+        ("license", f"one license PDF ({files.get('license_type', '')}, {files.get('license_id', '')})"),
+        ("copy", f"its annotated copy (加注件) for {COPY_RECIPIENT}, {COPY_PURPOSE[1]}"),
+    ]
+    for key, what in rows:
+        if files.get(key):
+            console.print(f"  {files[key]}  [dim]{what}[/dim]", soft_wrap=True)

@@ -24,6 +24,9 @@ open a second logged-in session in the same process (``UserAlreadyLoggedIn``). O
 
 SoftHSM2 needs ``SOFTHSM2_CONF`` pointing at a config whose ``tokendir`` the process owns, and an
 initialised token: ``softhsm2-util --init-token --free --label L --so-pin S --pin P``.
+
+Why one module of this length: every operation goes through one token session protocol (login once
+per process, one lock, re-open after fork), which must be read whole.
 """
 
 from __future__ import annotations

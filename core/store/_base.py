@@ -9,6 +9,9 @@ A get streams the stored bytes back through the same checks: every encrypted chu
 authenticated as it arrives (the first bad chunk raises), and the address is recomputed over the
 plaintext; the last block is held back until the address matches, so a reader never receives a
 complete object that failed its check.
+
+Why one module of this length: put and get are each one streaming loop (address, seal, stage /
+authenticate, re-address) that both backends share; the parts of a loop stay together.
 """
 
 from __future__ import annotations

@@ -118,7 +118,14 @@ class Crls:
             else:
                 info = CrlInfo.from_row(self._build(s, head, issuer))
         self.on_issued(info)
-        log_event(log, "pki.crl_issued", issuer=issuer, number=info.number, revoked=info.revoked_count)
+        log_event(
+            log,
+            "pki.crl_issued",
+            logging.DEBUG,
+            issuer=issuer,
+            number=info.number,
+            revoked=info.revoked_count,
+        )
         return info
 
     def crl(self, issuer: str = "issuing", *, refresh: bool = True) -> CrlInfo:

@@ -171,7 +171,14 @@ class Hierarchy:
                 code="PKI_CONCURRENT_ISSUE",
             ) from exc
         keystore.store_certificate(key_name, cert)
-        log_event(log, "pki.certificate_issued", role=role, serial=record.serial, generation=generation)
+        log_event(
+            log,
+            "pki.certificate_issued",
+            logging.DEBUG,
+            role=role,
+            serial=record.serial,
+            generation=generation,
+        )
         return record
 
     def _make_sample_ca(self) -> None:

@@ -5,7 +5,7 @@ transaction that records the raw batch covering the row (the raw object is then 
 Rows that earlier versions already cut into raw batches are released here.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0004, 0007
 Create Date: 2026-12-03 13:30:00
 """
 
@@ -15,9 +15,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+# both parents: connector_inbound (0004) and flow_raw_batches (0007), which says which landed rows a
+# raw batch holds. A merge, not ``depends_on``: with that, Alembic would drop 0007 from the version
+# table and a current database would no longer equal the heads.
+down_revision = ("0004", "0007")
 branch_labels = None
-depends_on = "0007"  # flow_raw_batches: which landed rows a raw batch holds
+depends_on = None
 
 
 def upgrade() -> None:

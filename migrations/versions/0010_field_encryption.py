@@ -12,7 +12,7 @@ The keys are the key store's (``config.attributes["crypt"]``, which ``migrations
 passes; else the settings of the environment, opened only when there is a row to seal).
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0003, 0005, 0009
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -27,9 +27,13 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"  # connector_inbound.payload as 0009 left it
+# a merge revision of every revision whose tables it seals: the case store (0003), the license
+# registry (0005), and connector_inbound.payload as 0009 left it (0009 merges the outbox 0004 and
+# the flow tables 0007). Not ``depends_on``: Alembic then drops the depended-on revisions from
+# ``alembic_version``, which no longer equals the set of heads (``tongban doctor``: DB_OUTDATED).
+down_revision = ("0003", "0005", "0009")
 branch_labels = None
-depends_on = ("0003", "0005", "0007")  # case store, license registry, flow tables
+depends_on = None
 
 log = logging.getLogger("tongban.migrations")
 
@@ -113,8 +117,14 @@ def upgrade() -> None:
         return {}
 
     batch = int(attrs.get("seal_batch", 500))
-    with op.get_context().autocommit_block():
-        conn = op.get_bind()
+    # autocommit_block commits what ran so far (the schema step above and the revisions before
+    # this one) and leaves the migration's connection in autocommit, holding no lock. The data step
+    # then runs on a connection of its own, each batch one real transaction (its selects and its
+    # row updates): on the migration's autocommit connection every UPDATE would be its own
+    # transaction, and ending its placeholder transaction makes the block's exit fail. Interrupted,
+    # the committed batches stay, alembic_version still lacks 0010, and the next upgrade runs this
+    # again: the schema step finds its columns, the data step only what is still in clear.
+    with op.get_context().autocommit_block(), op.get_bind().engine.connect() as conn:
         seal_existing(
             conn,
             use,
@@ -126,6 +136,7 @@ def upgrade() -> None:
         if conn.dialect.name == "sqlite":
             # no frame with an earlier page version (a plaintext value) stays in the -wal file
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.commit()
 
 
 def downgrade() -> None:

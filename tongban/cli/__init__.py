@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import version as dist_version
 
 import typer
@@ -13,10 +14,12 @@ from tongban.cli import (  # noqa: F401
     bench,
     bench_push,
     cases,
+    docs,
     keys,
     license,
     outbox,
     pki,
+    quality,
     sandbox,
     store,
     system,
@@ -42,8 +45,13 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log set-up and PKI details too (log level DEBUG)."
+    ),
 ) -> None:
     """tongban (通办): county case-data and e-license exchange gateway."""
+    if verbose:  # read by the one settings object (TONGBAN_LOG_LEVEL) when a command loads it
+        os.environ["TONGBAN_LOG_LEVEL"] = "DEBUG"
 
 
 system.register(app)
@@ -58,6 +66,8 @@ app.add_typer(bench.app, name="bench")  # bench_push adds `bench push` to it
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(airflow.app, name="airflow")
+app.add_typer(quality.app, name="quality")
+app.add_typer(docs.app, name="docs")
 
 
 def main() -> None:

@@ -70,7 +70,10 @@ def _split(value: str) -> list[str]:
 
 
 RoleOpt = typer.Option(
-    ["share"], "--role", help="share (search/copy/verify), status (issuer status changes), holder_portal."
+    ["share"],
+    "--role",
+    help="share (search/copy/verify), status (issuer status changes), holder_portal, "
+    "quality (operators: the data-quality site at /quality/).",
 )
 
 
@@ -128,7 +131,7 @@ def client_sandbox(json_out: bool = JsonOpt) -> None:
                 "11510129008589710X",
                 types=SANDBOX_TYPES,
                 purposes=SANDBOX_PURPOSES,
-                roles=["share", "status", "holder_portal"],
+                roles=["share", "status", "holder_portal", "quality"],
                 name="沙箱客户端（样例）",
                 client_id=SANDBOX_CLIENT_ID,
                 secret=SANDBOX_SECRET,

@@ -2,6 +2,9 @@
 
 Outputs as in ARCHITECTURE.md; every reporting command takes ``--json``. Exit codes: 0 success,
 1 a negative answer (not valid, transition refused, conflict), 2 a usage or input error.
+
+Why one module of this length: it is one typer command group; every command is a thin wrapper over
+:class:`licenses.LicenseRegistry`.
 """
 
 from __future__ import annotations
