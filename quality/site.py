@@ -32,15 +32,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from contracts.regions import REGIONS, region_full_name
 from contracts.rules import RULES
 from core.casestore import BatchRecord, QuarantinedRow
 from core.db import Database
@@ -52,105 +50,21 @@ from core.store import ObjectStore, Zone
 from quality.outputs import Outputs
 from quality.receipt import verify_receipt
 from quality.report import mask_row
+from quality.site_pages import (
+    BatchSummary,
+    county_name,
+    page_html,
+    rate_chart,
+    receipt_cell,
+    rule_link,
+    top_rules,
+)
 
 __all__ = ["BatchSummary", "QualitySite"]
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _RULE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 _COUNTY = re.compile(r"(?<!\d)(\d{6})(?!\d)")
-
-_CSS = """
-body{font-family:"WenQuanYi Zen Hei","Noto Sans CJK SC",sans-serif;margin:1.5em 2em;color:#222}
-nav{margin-bottom:1em;font-size:14px}nav a{margin-right:1.2em}
-table{border-collapse:collapse;margin:.6em 0 1.4em}
-td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left;vertical-align:top}
-th{background:#eee}.num{text-align:right}.bad{color:#c0392b}.ok{color:#1e8449}.warn{color:#b9770e}
-code{font-size:12px}h1{font-size:22px}h2{font-size:17px;margin-top:1.4em}
-"""
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    """One validated batch as the index shows it."""
-
-    batch_hash: str
-    name: str
-    source: str  # the peer the batch came from (the report object's source), else ""
-    county: str  # 6-digit region code found in the source or name, else ""
-    validated_at: str
-    rows: int
-    curated: int
-    held: int
-    quarantined: int
-    released: int
-    expired: int
-    file_quarantined: bool
-    receipt: str  # signed | invalid | missing (signature and certificate; objects on the batch page)
-    receipt_reasons: tuple[str, ...]
-    reasons: dict[str, int] = field(default_factory=dict)  # rule -> rows failing it
-    report_key: str | None = None
-
-    @property
-    def pass_rate(self) -> float:
-        return (self.curated + self.held) / self.rows if self.rows else 1.0
-
-
-def _county_name(code: str) -> str:
-    if not code:
-        return "—"
-    return f"{code} {region_full_name(code)}" if code in REGIONS else code
-
-
-def _page(title: str, root: str, body: Iterable[str]) -> bytes:
-    nav = (
-        f"<nav><a href='{root}index.html'>批次 batches</a>"
-        f"<a href='{root}trends.html'>趋势 trends per county</a></nav>"
-    )
-    head = (
-        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>{nav}"
-    )
-    return (head + "".join(body) + "</body></html>").encode("utf-8")
-
-
-def _receipt_cell(b: BatchSummary) -> str:
-    if b.receipt == "signed":
-        return "<span class='ok'>签名有效 signed</span>"
-    if b.receipt == "missing":
-        return "<span class='warn'>无回执 none</span>"
-    return f"<span class='bad' title='{escape('; '.join(b.receipt_reasons))}'>无效 invalid</span>"
-
-
-def _rule_link(rule_id: str, root: str) -> str:
-    return f"<a href='{root}rules/{escape(rule_id)}.html'><code>{escape(rule_id)}</code></a>"
-
-
-def _top(reasons: Mapping[str, int], n: int) -> list[tuple[str, int]]:
-    return sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-
-
-def _rate_chart(points: Sequence[tuple[str, float]]) -> str:
-    """Pass rate per batch as an inline SVG line (0–100 %)."""
-    if not points:
-        return ""
-    w, h, pad = 520, 140, 30
-    step = (w - 2 * pad) / max(len(points) - 1, 1)
-    xy = [(pad + i * step, h - pad - r * (h - 2 * pad)) for i, (_, r) in enumerate(points)]
-    poly = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    dots = "".join(
-        f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3.5' fill='#1f618d'>"
-        f"<title>{escape(t)}: {r:.2%}</title></circle>"
-        for (x, y), (t, r) in zip(xy, points, strict=True)
-    )
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
-        "aria-label='pass rate per batch'>"
-        f"<line x1='{pad}' y1='{h - pad}' x2='{w - pad}' y2='{h - pad}' stroke='#999'/>"
-        f"<line x1='{pad}' y1='{pad}' x2='{w - pad}' y2='{pad}' stroke='#ddd'/>"
-        f"<text x='2' y='{pad + 4}' font-size='10'>100%</text>"
-        f"<text x='8' y='{h - pad + 4}' font-size='10'>0%</text>"
-        f"<polyline points='{poly}' fill='none' stroke='#1f618d' stroke-width='2'/>{dots}</svg>"
-    )
 
 
 class QualitySite:
@@ -347,20 +261,20 @@ class QualitySite:
             "<th>receipt</th><th>top failing rules</th></tr>",
         ]
         for b in batches:
-            top = ", ".join(f"{_rule_link(r, '')} {n}" for r, n in _top(b.reasons, 3))
+            top = ", ".join(f"{rule_link(r, '')} {n}" for r, n in top_rules(b.reasons, 3))
             h.append(
                 f"<tr class='batch' data-hash='{b.batch_hash}'><td>{escape(b.validated_at[:19])}</td>"
                 f"<td><a href='batches/{b.batch_hash}.html'>{escape(b.name or b.batch_hash[:12])}</a></td>"
-                f"<td>{escape(b.source or '—')}</td><td>{escape(_county_name(b.county))}</td>"
+                f"<td>{escape(b.source or '—')}</td><td>{escape(county_name(b.county))}</td>"
                 f"<td class='num'>{b.rows:,}</td><td class='num'>{b.curated:,}</td>"
                 f"<td class='num'>{b.held:,}</td><td class='num'>{b.quarantined:,}</td>"
-                f"<td class='num'>{b.pass_rate:.2%}</td><td>{_receipt_cell(b)}</td>"
+                f"<td class='num'>{b.pass_rate:.2%}</td><td>{receipt_cell(b)}</td>"
                 f"<td>{top or '—'}</td></tr>"
             )
         h.append("</table>")
         if not batches:
             h.append("<p>还没有校验过的批次 (no batch validated yet).</p>")
-        return _page("数据质量 data quality", "", h)
+        return page_html("数据质量 data quality", "", h)
 
     def _trends(self) -> bytes:
         by_county: dict[str, list[BatchSummary]] = {}
@@ -369,14 +283,14 @@ class QualitySite:
         h = ["<h1>趋势 trends per county</h1>"]
         for county in sorted(by_county):
             rows = by_county[county]
-            h.append(f"<h2 class='county' data-county='{escape(county)}'>{escape(_county_name(county))}</h2>")
-            h.append(_rate_chart([(b.validated_at[:19], b.pass_rate) for b in rows]))
+            h.append(f"<h2 class='county' data-county='{escape(county)}'>{escape(county_name(county))}</h2>")
+            h.append(rate_chart([(b.validated_at[:19], b.pass_rate) for b in rows]))
             h.append(
                 "<table><tr><th>validated at (UTC)</th><th>batch</th><th>rows</th><th>quarantined</th>"
                 "<th>pass rate</th><th>top failing rule</th></tr>"
             )
             for b in rows:
-                top = "".join(f"{_rule_link(r, '')} {n}" for r, n in _top(b.reasons, 1))
+                top = "".join(f"{rule_link(r, '')} {n}" for r, n in top_rules(b.reasons, 1))
                 h.append(
                     f"<tr><td>{escape(b.validated_at[:19])}</td>"
                     f"<td><a href='batches/{b.batch_hash}.html'>"
@@ -386,7 +300,7 @@ class QualitySite:
                     f"<td>{top or '—'}</td></tr>"
                 )
             h.append("</table>")
-        return _page("趋势 trends", "", h)
+        return page_html("趋势 trends", "", h)
 
     def _batch(self, batch_hash: str) -> bytes | None:
         recs = self._records(batch_hash)
@@ -399,7 +313,7 @@ class QualitySite:
             f"<tr><th>batch SHA-256</th><td><code>{b.batch_hash}</code></td></tr>",
             f"<tr><th>validated at</th><td>{escape(b.validated_at)}</td></tr>",
             f"<tr><th>source</th><td>{escape(b.source or '—')}</td></tr>",
-            f"<tr><th>county</th><td>{escape(_county_name(b.county))}</td></tr>",
+            f"<tr><th>county</th><td>{escape(county_name(b.county))}</td></tr>",
             "</table><table id='counts'><tr><th>rows</th><th>curated</th><th>held</th><th>quarantined</th>"
             "<th>released</th><th>expired</th><th>pass rate</th></tr>",
             f"<tr><td class='num'>{b.rows:,}</td><td class='num'>{b.curated:,}</td>"
@@ -426,16 +340,16 @@ class QualitySite:
         h.append("<h2>失败的规则 failed rules, with examples (citizen identifiers masked)</h2>")
         if not b.reasons:
             h.append("<p class='ok'>没有失败的规则 (no rule failed).</p>")
-        for rule_id, n in _top(b.reasons, len(b.reasons)):
+        for rule_id, n in top_rules(b.reasons, len(b.reasons)):
             h.append(self._rule_section(rule_id, n, examples.get(rule_id, []), root="../", with_batch=False))
-        return _page(f"批次 {b.name or b.batch_hash[:12]}", "../", h)
+        return page_html(f"批次 {b.name or b.batch_hash[:12]}", "../", h)
 
     def _rule_section(
         self, rule_id: str, n: int, examples: Sequence[Mapping[str, Any]], *, root: str, with_batch: bool
     ) -> str:
         desc = RULES[rule_id].description if rule_id in RULES else ""
         h = [
-            f"<h3 class='rule' data-rule='{escape(rule_id)}'>{_rule_link(rule_id, root)} — "
+            f"<h3 class='rule' data-rule='{escape(rule_id)}'>{rule_link(rule_id, root)} — "
             f"{n:,} rows</h3><p>{escape(desc)}</p>",
             "<table><tr>" + ("<th>batch</th>" if with_batch else "") + "<th>line</th><th>table</th>"
             "<th>field</th><th>detail</th><th>row (masked)</th></tr>",
@@ -474,7 +388,7 @@ class QualitySite:
             ),
             "</table>",
         ]
-        return _page(f"规则 {rule_id}", "../", h)
+        return page_html(f"规则 {rule_id}", "../", h)
 
     def _report(self, batch_hash: str) -> bytes | None:
         recs = self._records(batch_hash)

@@ -170,11 +170,27 @@ class Stack:
         self.token = r.json()["access_token"]
 
     def api(self, method: str, path: str, **kw: Any) -> Any:
-        r = httpx.request(
-            method, self.airflow + path, headers={"Authorization": f"Bearer {self.token}"}, timeout=60, **kw
-        )
-        r.raise_for_status()
-        return r.json() if r.content else None
+        """One call of Airflow's REST API. A GET is safe to repeat, so one that gets no answer (the
+        api-server stalls for minutes on a loaded 2-core machine) is asked again, up to 5 times;
+        a call that changes something is sent once."""
+        tries = 5 if method == "GET" else 1
+        for attempt in range(1, tries + 1):
+            try:
+                r = httpx.request(
+                    method,
+                    self.airflow + path,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=60,
+                    **kw,
+                )
+            except (httpx.TimeoutException, httpx.NetworkError):
+                if attempt == tries:
+                    raise
+                time.sleep(2 * attempt)
+                continue
+            r.raise_for_status()
+            return r.json() if r.content else None
+        raise AssertionError("unreachable")
 
     def wait_for_dag(self, dag_id: str, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
