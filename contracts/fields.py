@@ -27,6 +27,10 @@ Public API::
     TableSpec.personal_columns                 # its personal fields
     PERSONAL_FIELDS: Mapping[str, tuple[str, ...]]   # table -> personal columns (tables that have any)
     field_table_document() -> dict             # JSON-ready form of the whole table (versioned)
+
+Why one module of this length: it is the table itself, one entry per column of every case and
+license table; split, the single source of truth would be several, and a reviewer of a spec
+change would read them side by side.
 """
 
 from __future__ import annotations

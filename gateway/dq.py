@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import _problem_responses
 from gateway.deps import Svc, Who
 from gateway.errors import NotFound
 from gateway.models import ROLE_QUALITY
@@ -45,6 +46,7 @@ async def quality_root() -> RedirectResponse:
     "/quality/{path:path}",
     response_class=HTMLResponse,
     summary="数据质量站点 (data-quality site): batches, reports, rules, trends; role `quality`",
+    responses=_problem_responses(401, 403, 404),  # no token, no quality grant, no such page
 )
 async def quality_page(path: str, who: Who, svc: Svc) -> HTMLResponse:
     who.require_role(ROLE_QUALITY)
