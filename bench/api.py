@@ -244,7 +244,7 @@ def _init(data: Path, db_url: str, passphrase: str) -> None:
 def run(
     *, rate: float = 500.0, duration: float = 30.0, workers: int = 2, warmup: float = 3.0
 ) -> dict[str, Any]:
-    from core.db import Database
+    from core.runtime import open_database
     from core.settings import Settings
     from gateway.clients import add_client
     from gateway.services import build_services
@@ -257,7 +257,7 @@ def run(
             data_dir=data, database_url=db_url, keys={"passphrase": passphrase}, api={"token_ttl_s": 3600}
         )
         _init(data, db_url, passphrase)  # as a user does: `tongban init` on the data dir
-        db = Database(db_url)
+        db = open_database(settings)
         reg = open_registry(settings, db=db)
         from contracts.validators import make_uscc
 
@@ -314,7 +314,7 @@ def run(
 
         from core.ledger import LedgerEntry
 
-        check_db = Database(db_url)
+        check_db = open_database(settings)
         with check_db.session() as s:
             entries = s.scalar(
                 select(func.count())

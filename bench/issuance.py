@@ -29,6 +29,7 @@ from typing import Any
 
 from contracts.validators import make_uscc
 from core.db import Database
+from core.runtime import open_database
 from core.settings import Settings
 from licenses import Holder, IssueRequest, open_registry, render_face
 from licenses.pki import Pki
@@ -176,31 +177,46 @@ def plain_path(registry: Any, faces: list[Any], pki: Pki, tsa_url: str, out: Pat
 
 
 def preload_registered(db: Database, n: int, template_id: str) -> None:
-    """Insert ``n`` registered licenses (rows only, copies of one) so the registry has history."""
+    """Insert ``n`` registered licenses (rows only, copies of one) so the registry has history:
+    stored as the registry stores them — holder name, code and metadata sealed under each license
+    id, the holder's blind index, a keyed uniqueness hash, each holder row sealed with its own blind
+    index — so the registry's look-ups and inserts meet tables like a real one's."""
+    import hashlib
     import json
 
     from sqlalchemy import insert, select
 
+    from core.sealing import UNIQUENESS_KIND, crypt_of, holder_kind, row_key
     from licenses.models import LicenseHolderRow, LicenseRecord
 
     with db.session() as s:
+        crypt = crypt_of(s)
         t = s.scalar(select(LicenseRecord).where(LicenseRecord.license_id == template_id))
         assert t is not None
         base = {c.name: getattr(t, c.name) for c in LicenseRecord.__table__.columns if c.name != "id"}
+    code_type = str(base["holder_code_type"])
     chunk = 5000
     for start in range(0, n, chunk):
         rows = []
         for i in range(start, min(n, start + chunk)):
             tag = f"{i:09d}"
+            lid = f"preload.{tag}"
+            plain = {
+                "holder_name": str(base["holder_name"]),
+                "holder_code": f"PRE{tag}",
+                "metadata_json": json.dumps({"preloaded": True}),
+            }
+            sealed = {c: crypt.seal(v, table="licenses", column=c, row_key=lid) for c, v in plain.items()}
+            key_values = hashlib.sha256(f"preload {tag}".encode()).hexdigest()
             rows.append(
                 base
+                | sealed
                 | {
-                    "license_id": f"preload.{tag}",
+                    "license_id": lid,
                     "idempotency_key": f"preload-{tag}",
-                    "uniqueness_hash": uuid.uuid4().hex + uuid.uuid4().hex,
-                    "holder_code": f"PRE{tag}",
+                    "uniqueness_hash": crypt.blind(key_values, kind=UNIQUENESS_KIND),
+                    "holder_bidx": crypt.blind(plain["holder_code"], kind=holder_kind(code_type)),
                     "object_key": (tag * 8)[:64],
-                    "metadata_json": json.dumps({"preloaded": True}),
                 }
             )
         with db.session() as s:
@@ -208,13 +224,20 @@ def preload_registered(db: Database, n: int, template_id: str) -> None:
             ids = s.scalars(
                 select(LicenseRecord.id).where(LicenseRecord.license_id.in_([r["license_id"] for r in rows]))
             ).all()
-            s.execute(
-                insert(LicenseHolderRow),
-                [
-                    {"license_pk": pk, "position": 0, "name": "预置", "code": f"PRE{pk}", "code_type": "001"}
-                    for pk in ids
-                ],
-            )
+            holders = []
+            for pk in ids:
+                rk, code = row_key(pk, 0), f"PRE{pk}"
+                holders.append(
+                    {
+                        "license_pk": pk,
+                        "position": 0,
+                        "name": crypt.seal("预置", table="license_holders", column="name", row_key=rk),
+                        "code": crypt.seal(code, table="license_holders", column="code", row_key=rk),
+                        "code_bidx": crypt.blind(code, kind=holder_kind("001")),
+                        "code_type": "001",
+                    }
+                )
+            s.execute(insert(LicenseHolderRow), holders)
 
 
 def run(
@@ -237,7 +260,7 @@ def run(
         )
         settings.data_path.mkdir(parents=True, exist_ok=True)
         runner.upgrade(settings.db_url)
-        db = Database(settings.db_url)
+        db = open_database(settings)  # with the key store's field encryption, as the product opens it
         pki = Pki(settings, db=db)
         pki.init()
         n_workers = workers if workers is not None else (os.cpu_count() or 1)

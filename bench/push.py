@@ -14,6 +14,7 @@ batch, so memory stays flat in N).
 from __future__ import annotations
 
 import resource
+import secrets
 import socket
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from connectors.outbox import OutboxConfig, deliver, enqueue_rows, summary
 from connectors.resilience import Timing
 from connectors.soap import ProvinceSoapClient
 from core.db import Database
+from core.fieldcrypt import FieldCrypt
+from core.keys.datakeys import DataKeyring
 from migrations import runner
 from sandbox.data import case_rows
 
@@ -79,7 +82,9 @@ def run(
         # ours
         db_url = f"sqlite:///{tmp / 'ours.db'}"
         runner.upgrade(db_url)
-        db = Database(db_url)
+        # payloads are sealed in the outbox as the product seals them, under throwaway keys
+        crypt = FieldCrypt(DataKeyring(tmp / "field-keys", secrets.token_bytes(32)))
+        db = Database(db_url, crypt=crypt)
         timing = Timing(read_timeout_s=60)
         log = MessageLogWriter(db, body_cap=1024)
         client = ProvinceSoapClient(url, timing=timing, recorder=log, pool=concurrency + 1)

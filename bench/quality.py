@@ -84,9 +84,9 @@ def baseline(data: bytes, settings: Settings, batch_hash: str) -> dict[str, int]
     calendar = default_calendar()
     cases = CaseStore()
     outputs = Outputs(_open_store(settings))
-    from core.db import Database
+    from core.runtime import open_database
 
-    db = Database(settings.db_url)
+    db = open_database(settings)
     with db.session() as s:  # ownership of row_guids by earlier batches, as the gate checks it
         earlier = cases.owned_guids(s, [g for g in _guids(data)])
     curated: list[tuple[int, dict[str, Any]]] = []

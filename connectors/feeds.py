@@ -62,6 +62,7 @@ from connectors.soap import Exchange, Recorder
 from contracts.wire import COUNTY_FEED_PATH
 from core import failpoints
 from core.db import Database, insert_ignore, utcnow
+from core.sealing import crypt_of, row_key
 
 T = TypeVar("T")
 
@@ -300,6 +301,7 @@ def pull_county(
     def land(s: Session, cursor: str | None, page: Page) -> None:
         now = utcnow().isoformat(timespec="microseconds")
         values = []
+        seal = crypt_of(s).seal
         for seq, raw in page.items:
             table, row = map_row(raw, mapping)
             rep.tables[table or "?"] = rep.tables.get(table or "?", 0) + 1
@@ -308,7 +310,12 @@ def pull_county(
                     "peer": peer,
                     "row_guid": f"seq:{seq}",
                     "table_name": (table or "?")[:64],
-                    "payload": json.dumps(row, ensure_ascii=False, separators=(",", ":")),
+                    "payload": seal(
+                        json.dumps(row, ensure_ascii=False, separators=(",", ":")),
+                        table="connector_inbound",
+                        column="payload",
+                        row_key=row_key(peer, f"seq:{seq}"),
+                    ),
                     "page_cursor": cursor,
                     "pulled_at": now,
                 }

@@ -20,6 +20,7 @@ from sqlalchemy import BigInteger, Float, Index, Integer, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.sealing import unseal_on_load
 
 STATES = ("pending", "inflight", "delivered", "dead", "released")
 
@@ -112,3 +113,8 @@ class EventCursor(Base):
 
     peer: Mapped[str] = mapped_column(String(80), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+# payloads are sealed at rest (core.sealing): loaded rows show them opened
+for _model in (OutboxRow, InboundRow):
+    unseal_on_load(_model)

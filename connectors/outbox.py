@@ -56,6 +56,7 @@ from connectors.soap import Receipt
 from core import failpoints
 from core.db import Database, insert_ignore, utcnow
 from core.events import events_after
+from core.sealing import crypt_of, row_key, seal_value
 from core.settings import PeerSettings
 
 FP_AFTER_CLAIM = failpoints.declare("outbox.after_claim", "rows claimed (inflight), nothing sent yet")
@@ -174,6 +175,7 @@ def enqueue_rows(
     now = utcnow().isoformat(timespec="microseconds")
     total = 0
     buf: list[dict[str, Any]] = []
+    seal = crypt_of(session).seal
 
     def flush() -> int:
         if not buf:
@@ -184,15 +186,18 @@ def enqueue_rows(
 
     for table, row in rows:
         payload = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+        guid = str(row["row_guid"])
         buf.append(
             {
                 "peer": peer,
                 "kind": "case_row",
-                "row_guid": str(row["row_guid"]),
+                "row_guid": guid,
                 "table_name": table,
                 "project_no": str(row["project_no"]),
                 "cd_time": str(row["cd_time"]),
-                "payload": payload,
+                "payload": seal(
+                    payload, table="connector_outbox", column="payload", row_key=row_key(peer, guid)
+                ),
                 "size_bytes": len(payload.encode("utf-8")),
                 "state": "pending",
                 "attempts": 0,
@@ -233,7 +238,7 @@ def enqueue_events(db: Database, peer: str, *, kinds: Sequence[str] | None = Non
                     "table_name": ev.kind[:64],
                     "project_no": f"event:{ev.aggregate_type}:{ev.aggregate_id}"[:200],
                     "cd_time": f"{ev.id:020d}",  # event order within an aggregate
-                    "payload": payload,
+                    "payload": seal_value(s, payload, "connector_outbox", "payload", peer, ev.event_id),
                     "size_bytes": len(payload.encode()),
                     "state": "pending",
                     "attempts": 0,
@@ -328,14 +333,23 @@ def claim(
             )
             .execution_options(synchronize_session=False)
         )
+        crypt = crypt_of(s)
+        opened = [
+            json.loads(
+                crypt.open(
+                    r.payload, table="connector_outbox", column="payload", row_key=row_key(peer, r.row_guid)
+                )
+            )
+            for r in chosen
+        ]
     batch = Batch(
         peer,
         kind,
         token,
         f"{peer}-{token}-{uuid.uuid4().hex[:8]}",
         [
-            ClaimedRow(r.id, r.row_guid, r.table_name, r.project_no, r.cd_time, json.loads(r.payload))
-            for r in chosen
+            ClaimedRow(r.id, r.row_guid, r.table_name, r.project_no, r.cd_time, doc)
+            for r, doc in zip(chosen, opened, strict=True)
         ],
     )
     failpoints.hit(FP_AFTER_CLAIM)

@@ -22,8 +22,15 @@ Public API::
     TABLES: Mapping[str, TableSpec]            # every table above
     table_spec(name) -> TableSpec              # raises SpecError
     TableSpec.fields: tuple[FieldSpec, ...] ; .field(name) ; .columns ; .required_columns ; .parent_key
-    FieldSpec(name, label, type, length, required, code_list, minimum, maximum, rules, description)
+    FieldSpec(name, label, type, length, required, code_list, minimum, maximum, rules, description,
+              personal)                        # personal: sealed at rest, masked in output
+    TableSpec.personal_columns                 # its personal fields
+    PERSONAL_FIELDS: Mapping[str, tuple[str, ...]]   # table -> personal columns (tables that have any)
     field_table_document() -> dict             # JSON-ready form of the whole table (versioned)
+
+Why one module of this length: it is the table itself, one entry per column of every case and
+license table; split, the single source of truth would be several, and a reviewer of a spec
+change would read them side by side.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from contracts import rules as R
 from contracts.codes import CODE_LISTS
 from contracts.errors import SpecError
 
-SPEC_VERSION = "1.0.0"
+SPEC_VERSION = "1.1.0"
 
 FieldType = Literal["string", "integer", "date", "timestamp"]
 
@@ -54,6 +61,7 @@ class FieldSpec:
     maximum: int | None = None
     rules: tuple[str, ...] = ()
     description: str = ""
+    personal: bool = False  # a citizen's name, identifier or phone: sealed at rest, masked in output
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -86,6 +94,7 @@ class FieldSpec:
             "maximum": self.maximum,
             "rules": list(self.rule_ids),
             "description": self.description,
+            "personal": self.personal,
         }
 
 
@@ -110,6 +119,11 @@ class TableSpec:
     @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def personal_columns(self) -> tuple[str, ...]:
+        """The columns that hold a citizen's name, identifier or phone (``personal``)."""
+        return tuple(f.name for f in self.fields if f.personal)
 
     def field(self, name: str) -> FieldSpec:
         try:
@@ -179,7 +193,7 @@ _ACCEPT = TableSpec(
         _s("org_code", "受理部门统一社会信用代码", 18, rules=(R.ACCEPT_ORG_CODE_USCC,)),
         _s("org_name", "受理部门名称", 100),
         _code("applyer_type", "申请人类型", "applyer_type"),
-        _s("applyer_name", "申请人名称", 100),
+        _s("applyer_name", "申请人名称", 100, personal=True),
         _code(
             "applyer_id_type",
             "申请人证件类型",
@@ -191,6 +205,7 @@ _ACCEPT = TableSpec(
             "申请人证件号码",
             50,
             rules=(R.ACCEPT_APPLYER_ID_CHECK_DIGIT, R.ACCEPT_APPLYER_ID_FORMAT),
+            personal=True,
         ),
         _d("apply_date", "申请日期", rules=(R.ACCEPT_DATE_ORDER,)),
         _d(
@@ -324,8 +339,10 @@ _LICENSE_METADATA = TableSpec(
         _s("ZZBFJG", "证照颁发机构", 100),
         _s("ZZBFJGDM", "证照颁发机构代码", 18),
         _d("ZZBFRQ", "证照颁发日期"),
-        _s("CZZT", "持证主体", 200, description="first holder (all holders in license_holder)"),
-        _s("CZZTDM", "持证主体代码", 50),
+        _s(
+            "CZZT", "持证主体", 200, description="first holder (all holders in license_holder)", personal=True
+        ),
+        _s("CZZTDM", "持证主体代码", 50, personal=True),
         _code("CZZTDMLX", "持证主体代码类型", "id_type"),
         _d("ZZYXQQSRQ", "证照有效期起始日期"),
         _d("ZZYXQJZRQ", "证照有效期截止日期", required=False, description="empty = long-term (长期)"),
@@ -343,8 +360,8 @@ _LICENSE_HOLDER = TableSpec(
     "持证主体",
     "license",
     (
-        _s("CZZT", "持证主体", 200),
-        _s("CZZTDM", "持证主体代码", 50),
+        _s("CZZT", "持证主体", 200, personal=True),
+        _s("CZZTDM", "持证主体代码", 50, personal=True),
         _code("CZZTDMLX", "持证主体代码类型", "id_type"),
     ),
     description="one holder of a license; a license may have several (co-owners of a property)",
@@ -375,6 +392,11 @@ TABLES: Mapping[str, TableSpec] = MappingProxyType(
             _LICENSE_HOLDER,
         )
     }
+)
+
+
+PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {name: t.personal_columns for name, t in TABLES.items() if t.personal_columns}
 )
 
 

@@ -17,6 +17,10 @@ Four tables (Alembic revision ``0003``):
 Ownership of a ``row_guid`` (DOMAIN.md §5): an accepted row owns it, and so does an open hold
 (a held row is accepted when its parent arrives); a quarantined row owns nothing.
 
+Citizen data is sealed (:mod:`core.sealing`): ``case_rows.data`` and ``case_held.data`` under
+their row_guid, ``case_quarantine.raw`` under (batch hash, line). Writers here seal, loaded rows
+show the opened value, and ``rows_by_project`` opens what it selects.
+
 Writes join the caller's session (one transaction per batch). Bulk writes are one executemany
 (through the driver on SQLite, a Core insert elsewhere); the big ``IN (…)`` lookups are driver SQL.
 
@@ -60,6 +64,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, utcnow
 from core.errors import BatchExists, CaseStoreError  # raised here, drawn in core.errors
+from core.sealing import crypt_of, row_key, unseal_on_load
 
 # states of an accepted row; later steps move it on (push, issuance)
 STATE_ACCEPTED = "accepted"
@@ -189,6 +194,10 @@ class QuarantinedRow(Base):
         if with_raw:
             doc["raw"] = self.raw
         return doc
+
+
+for _model in (CaseRow, HeldRow, QuarantinedRow):
+    unseal_on_load(_model)
 
 
 class BatchRecord(Base):
@@ -370,14 +379,16 @@ class CaseStore:
     ) -> dict[str, list[dict[str, Any]]]:
         """The accepted rows of ``table`` for these cases, per project_no, in acceptance order."""
         out: dict[str, list[dict[str, Any]]] = {}
+        crypt = crypt_of(session)
         for part in _chunks(sorted(set(project_nos))):
             q = (
-                select(CaseRow.project_no, CaseRow.data)
+                select(CaseRow.project_no, CaseRow.row_guid, CaseRow.data)
                 .where(CaseRow.table_name == table, CaseRow.project_no.in_(list(part)))
                 .order_by(CaseRow.id)
             )
-            for project_no, data in session.execute(q):
-                out.setdefault(str(project_no), []).append(json.loads(data))
+            for project_no, guid, data in session.execute(q):
+                plain = crypt.open(data, table="case_rows", column="data", row_key=guid)
+                out.setdefault(str(project_no), []).append(json.loads(plain))
         return out
 
     # -- accepted rows ---------------------------------------------------------------------------
@@ -411,7 +422,13 @@ class CaseStore:
         if not rows:
             return 0
         tail = (STATE_ACCEPTED, iso(at or utcnow()))
-        _bulk_insert(session, cast(Table, CaseRow.__table__), _ACCEPTED_COLS, [r + tail for r in rows])
+        seal = crypt_of(session).seal
+        _bulk_insert(
+            session,
+            cast(Table, CaseRow.__table__),
+            _ACCEPTED_COLS,
+            [(*r[:8], seal(r[8], table="case_rows", column="data", row_key=r[0]), *tail) for r in rows],
+        )
         return len(rows)
 
     def rows(
@@ -469,12 +486,22 @@ class CaseStore:
         if not rows:
             return 0
         stamp = iso(at or utcnow())
+        seal = crypt_of(session).seal
         _bulk_insert(
             session,
             cast(Table, HeldRow.__table__),
             _HELD_COLS,
             [
-                (r.row_guid, r.table, r.project_no, r.batch_hash, r.line, r.data, stamp, HOLD_OPEN)
+                (
+                    r.row_guid,
+                    r.table,
+                    r.project_no,
+                    r.batch_hash,
+                    r.line,
+                    seal(r.data, table="case_held", column="data", row_key=r.row_guid),
+                    stamp,
+                    HOLD_OPEN,
+                )
                 for r in rows
             ],
         )
@@ -525,6 +552,7 @@ class CaseStore:
         if not rows:
             return 0
         stamp = iso(at or utcnow())
+        seal = crypt_of(session).seal
         _bulk_insert(
             session,
             cast(Table, QuarantinedRow.__table__),
@@ -539,7 +567,11 @@ class CaseStore:
                     _text_or_none(r.table, 80),
                     _text_or_none(r.project_no, 200),
                     json.dumps(list(r.reasons), ensure_ascii=False),
-                    r.raw,
+                    None
+                    if r.raw is None
+                    else seal(
+                        r.raw, table="case_quarantine", column="raw", row_key=row_key(r.batch_hash, r.line)
+                    ),
                     stamp,
                     Q_OPEN,
                 )

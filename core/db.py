@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +19,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from core.fieldcrypt import FieldCrypt
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -94,6 +97,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # a deleted or overwritten value (a plaintext row sealed by migration 0010, a payload
+            # released after batching) is zeroed in the file, not left in a free page; WAL frames
+            # holding it are overwritten at checkpoints (see Database.checkpoint)
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -103,12 +110,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """An engine and a session factory for one database URL."""
+    """An engine and a session factory for one database URL.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    ``crypt`` is the field encryption of its citizen-data columns (:mod:`core.sealing`): every
+    session carries it in ``session.info["crypt"]``. :func:`core.runtime.open_database` passes the
+    settings' one; without it, reading or writing a sealed column is refused.
+    """
+
+    def __init__(self, url: str, *, crypt: FieldCrypt | None = None, **engine_kwargs: Any) -> None:
         self.url = url
+        self.crypt = crypt
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"crypt": crypt})
+
+    def checkpoint(self) -> None:
+        """SQLite: move the WAL into the database file and truncate it, so no frame of an earlier
+        page version (a plaintext value since overwritten) stays in the ``-wal`` file."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.canonical import canonical_json
 from core.db import Base, utcnow
+from core.sealing import seal_value, unseal_on_load
 
 
 class DomainEvent(Base):
@@ -37,20 +38,29 @@ class DomainEvent(Base):
         return value
 
 
+unseal_on_load(DomainEvent)  # payload is sealed at rest (it may name a holder: license.issued)
+
+
 def record_event(
     session: Session, kind: str, aggregate_type: str, aggregate_id: str, payload: Mapping[str, Any]
 ) -> DomainEvent:
-    """Record an event in the caller's transaction."""
+    """Record an event in the caller's transaction (its payload sealed at rest; the returned object
+    shows it opened)."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    event_id = str(uuid.uuid4())
+    text = canonical_json(dict(payload))
     ev = DomainEvent(
-        event_id=str(uuid.uuid4()),
+        event_id=event_id,
         kind=kind,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
-        payload=canonical_json(dict(payload)),
+        payload=seal_value(session, text, "domain_events", "payload", event_id),
         created_at=utcnow().isoformat(timespec="microseconds"),
     )
     session.add(ev)
     session.flush()
+    set_committed_value(ev, "payload", text)
     return ev
 
 

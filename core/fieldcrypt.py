@@ -24,7 +24,8 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -56,10 +57,25 @@ def normalise(value: str) -> str:
 class FieldCrypt:
     """Seals and opens field values, and computes blind indexes, with keys of ``keyring``."""
 
-    def __init__(self, keyring: DataKeyring) -> None:
-        self.keyring = keyring
+    def __init__(self, keyring: DataKeyring | Callable[[], DataKeyring]) -> None:
+        # a factory defers opening the key store (deriving its key-encryption key) to first use
+        self._keyring: DataKeyring | None = keyring if isinstance(keyring, DataKeyring) else None
+        self._factory = None if isinstance(keyring, DataKeyring) else keyring
+        self._lock = threading.Lock()
         self._blind_key: bytes | None = None
         self._aead: dict[str, AESGCM] = {}
+
+    @property
+    def keyring(self) -> DataKeyring:
+        if self._keyring is None:
+            with self._lock:
+                if self._keyring is None:
+                    assert self._factory is not None
+                    self._keyring = self._factory()
+        return self._keyring
+
+    def __repr__(self) -> str:
+        return "<FieldCrypt>"
 
     def _cipher(self, key_id: str) -> AESGCM:
         aead = self._aead.get(key_id)
@@ -69,6 +85,10 @@ class FieldCrypt:
 
     def current_key_id(self) -> str:
         return self.keyring.current(FIELD_KEY_PURPOSE).key_id
+
+    def rotate(self) -> str:
+        """Make a new current field key; returns its id. Older keys stay readable."""
+        return self.keyring.rotate(FIELD_KEY_PURPOSE).key_id
 
     def seal(self, value: str, *, table: str, column: str, row_key: str, key_id: str | None = None) -> str:
         """The token of ``value`` for (table, column, row key), under the current field key."""

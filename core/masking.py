@@ -9,6 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.fields import PERSONAL_FIELDS
 
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{4})(\d{10})(\d{3}[\dXx])(?![0-9A-Za-z])")
 _PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
@@ -33,6 +37,32 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * (len(name) - 1)
+
+
+_NAME_COLUMNS = frozenset({"CZZT", "applyer_name", "name", "holder_name"})
+
+
+def mask_personal(
+    doc: Mapping[str, Any], table: str = "license_metadata", *, names: bool = False
+) -> dict[str, Any]:
+    """A copy of ``doc`` with the personal fields of ``table`` (the field table's ``personal``
+    flag) masked: identifiers always, names when ``names``."""
+    out = dict(doc)
+    holders = out.get("holders")
+    if isinstance(holders, list):  # a license's metadata lists every holder (license_holder rows)
+        out["holders"] = [
+            mask_personal(h, "license_holder", names=names) if isinstance(h, Mapping) else h for h in holders
+        ]
+    for col in PERSONAL_FIELDS.get(table, ()):
+        v = out.get(col)
+        if not isinstance(v, str) or not v:
+            continue
+        if col in _NAME_COLUMNS:
+            if names:
+                out[col] = mask_name(v)
+        else:
+            out[col] = mask_id(v)
+    return out
 
 
 def redact_text(text: str) -> str:

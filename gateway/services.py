@@ -14,7 +14,7 @@ from typing import Any
 
 from core.db import Database
 from core.ledger_writer import GroupCommitWriter
-from core.runtime import keystore
+from core.runtime import keystore, open_database
 from core.settings import Settings
 from gateway.clients import PrincipalCache
 from gateway.metrics import Metrics
@@ -66,7 +66,7 @@ def build_services(
     clock: Callable[[], float] = time.time,
     db: Database | None = None,
 ) -> Services:
-    database = db or Database(settings.db_url)
+    database = db or open_database(settings)
     ks = keystore(settings)
     tokens = TokenService(
         ks.token_signer,

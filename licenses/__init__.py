@@ -152,14 +152,14 @@ def open_registry(
     PKI from the same settings); storing and registering stay in this process."""
     import functools
 
-    from core.db import Database as _Database
+    from core.runtime import open_database
     from core.store import open_store
     from licenses._pades import DEFAULT_PROFILE
     from licenses._pki_seals import PkiSealProvider
     from licenses.pki import Pki
     from licenses.registry import LicenseRegistry
 
-    database = db or _Database(settings.db_url)
+    database = db or open_database(settings)
     pki = Pki(settings, db=database)
     return LicenseRegistry(
         database,

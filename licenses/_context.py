@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.db import Database
+from core.fieldcrypt import FieldCrypt
+from core.sealing import crypt_of
 from core.store import ObjectStore
 from licenses._pades import Profile
 from licenses._signing import SigningMaterial
@@ -22,3 +24,9 @@ class RegistryContext:
     profile: Profile
     verify_url: str
     clock: Callable[[], datetime]
+
+    @property
+    def crypt(self) -> FieldCrypt:
+        """The field encryption of the registry's database (refused when it has none)."""
+        with self.db.sessions() as s:
+            return crypt_of(s)

@@ -19,6 +19,8 @@ from contracts.codes import CODE_LISTS
 from contracts.errors import CatalogError
 from contracts.licensetypes import LicenseType, license_type
 from contracts.validators import holder_id_problem
+from core.fieldcrypt import FieldCrypt
+from core.sealing import UNIQUENESS_KIND
 from licenses._render import Face
 from licenses.errors import LicenseTypeError
 
@@ -168,8 +170,12 @@ def date_fields(t: LicenseType, fields: Mapping[str, str], issue: date, until: d
     return out
 
 
-def uniqueness_hash(t: LicenseType, holders: Sequence[Holder], fields: Mapping[str, str]) -> str:
-    """SHA-256 over the type's uniqueness key values (no personal data stored in clear here)."""
+def uniqueness_hash(
+    t: LicenseType, holders: Sequence[Holder], fields: Mapping[str, str], *, crypt: FieldCrypt
+) -> str:
+    """The blind index (keyed HMAC, :meth:`FieldCrypt.blind`) of the SHA-256 over the type's
+    uniqueness key values: equal keys match, and nobody without the key can confirm a guessed
+    holder code from it (a plain hash of a resident ID number can be brute-forced)."""
     first = holders[0]
     values: dict[str, str] = {
         "ZZLXDM": t.type_code,
@@ -178,7 +184,8 @@ def uniqueness_hash(t: LicenseType, holders: Sequence[Holder], fields: Mapping[s
         "CZZT": first.name,
     }
     parts = [(k, values.get(k, fields.get(k, ""))) for k in t.uniqueness_key]
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    plain = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    return crypt.blind(plain, kind=UNIQUENESS_KIND)
 
 
 def cn_date(d: date) -> str:

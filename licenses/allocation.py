@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from contracts.licensetypes import LicenseType
 from core.db import Database
+from core.sealing import crypt_of
 from licenses import _face
 from licenses._face import IssueRequest
 from licenses._pades import SignedLicense
@@ -106,7 +107,7 @@ def allocate(
                     outcomes[i] = IssueOutcome(req, license=issued(rec, existed=True))
                     continue
                 fields = {**_face.derived_fields(t, req), **req.fields}
-                uniq = _face.uniqueness_hash(t, req.holders, fields)
+                uniq = _face.uniqueness_hash(t, req.holders, fields, crypt=crypt_of(s))
                 seal = material.seal(req.issuer_code)
                 todo[i] = (req, t, fp, uniq, seal)
             except LicenseError as exc:

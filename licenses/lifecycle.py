@@ -171,7 +171,9 @@ class Lifecycle:
         serial = license_id.split(".")[-3]
         version = old.version + 1
         new_id = license_identifier(t.type_code, old.issuer_code, serial, version)
-        uniq = _face.uniqueness_hash(t, req.holders, {**_face.derived_fields(t, req), **req.fields})
+        uniq = _face.uniqueness_hash(
+            t, req.holders, {**_face.derived_fields(t, req), **req.fields}, crypt=self.ctx.crypt
+        )
         seal = self.ctx.material.seal(old.issuer_code)
         p = prepare(
             req,

@@ -7,6 +7,7 @@ license_intents         an identifier allocated for an idempotency key, before t
 licenses                one row per license instance (version): metadata, holder, status, the
                         verification code (核验码), the SHA-256 of the certified revision, the
                         current object key, lineage to the previous version, uniqueness hash
+                        (keyed: a blind index over the SHA-256 of the type's key values)
 license_holders         every holder (持证主体) of an instance, for lookup by holder code
 license_files           every stored file of an instance (the first, later LT revisions)
 license_status_history  every status change: operation 01–10, from/to, reason, actor, time
@@ -23,6 +24,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.sealing import unseal_on_load
 
 LIVE_STATUSES = ("01", "02", "06")
 _LIVE_SQL = "status IN ('01', '02', '06')"
@@ -54,7 +56,7 @@ class LicenseRecord(Base):
     __tablename__ = "licenses"
     __table_args__ = (
         Index("ix_licenses_type_status", "type_code", "status"),
-        Index("ix_licenses_holder", "holder_code", "holder_code_type"),
+        Index("ix_licenses_holder_bidx", "holder_bidx", "holder_code_type"),
         Index("ix_licenses_valid_until", "valid_until"),
         Index(
             "uq_licenses_live_uniqueness",
@@ -75,8 +77,9 @@ class LicenseRecord(Base):
     serial: Mapped[str] = mapped_column(String(10), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     license_no: Mapped[str] = mapped_column(String(100), nullable=False)  # ZZBH
-    holder_name: Mapped[str] = mapped_column(String(200), nullable=False)  # CZZT (first holder)
-    holder_code: Mapped[str] = mapped_column(String(64), nullable=False)  # CZZTDM
+    holder_name: Mapped[str] = mapped_column(Text, nullable=False)  # CZZT (first holder), sealed
+    holder_code: Mapped[str] = mapped_column(Text, nullable=False)  # CZZTDM, sealed
+    holder_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)  # blind index of CZZTDM
     holder_code_type: Mapped[str] = mapped_column(String(3), nullable=False)  # CZZTDMLX
     issue_date: Mapped[str] = mapped_column(String(10), nullable=False)  # ZZBFRQ
     valid_from: Mapped[str] = mapped_column(String(10), nullable=False)
@@ -100,15 +103,22 @@ class LicenseHolderRow(Base):
     __tablename__ = "license_holders"
     __table_args__ = (
         UniqueConstraint("license_pk", "position"),
-        Index("ix_license_holders_code", "code", "code_type"),
+        Index("ix_license_holders_code_bidx", "code_bidx", "code_type"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     license_pk: Mapped[int] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"), nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
-    code: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)  # sealed
+    code: Mapped[str] = mapped_column(Text, nullable=False)  # sealed
+    code_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)  # blind index of code
     code_type: Mapped[str] = mapped_column(String(3), nullable=False)
+
+
+# holder names and codes and the metadata are sealed at rest (core.sealing); loaded rows show them
+# opened; holder look-ups compare the blind indexes
+unseal_on_load(LicenseRecord)
+unseal_on_load(LicenseHolderRow)
 
 
 class LicenseFile(Base):

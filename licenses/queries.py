@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.sealing import crypt_of, holder_kind
 from core.store import Zone
 from licenses import _face
 from licenses._context import RegistryContext
@@ -50,7 +51,10 @@ class Queries:
             q = (
                 select(LicenseRecord)
                 .join(LicenseHolderRow, LicenseHolderRow.license_pk == LicenseRecord.id)
-                .where(LicenseHolderRow.code == code, LicenseHolderRow.code_type == code_type)
+                .where(
+                    LicenseHolderRow.code_bidx == crypt_of(s).blind(code, kind=holder_kind(code_type)),
+                    LicenseHolderRow.code_type == code_type,
+                )
             )
             if type_code:
                 q = q.where(LicenseRecord.type_code == _face.resolve_type(type_code).type_code)

@@ -18,12 +18,15 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import failpoints
 from core.db import Database
 from core.events import record_event
+from core.fieldcrypt import FieldCrypt
 from core.ledger import append_many
 from core.masking import mask_id
+from core.sealing import crypt_of, holder_kind, row_key
 from core.store import ObjectStore, Zone
 from licenses.allocation import Prepared
 from licenses.errors import UniquenessConflict
@@ -107,14 +110,18 @@ def register(
 def insert_many(s: Session, items: list[Prepared], stamp: str, *, profile: str) -> list[LicenseRecord]:
     """Register a batch with multi-row INSERTs (RETURNING the ids in parameter order)."""
     rows = [_row(p, stamp, profile) for p in items]
+    crypt = crypt_of(s)
     ids = list(
-        s.scalars(insert(LicenseRecord).returning(LicenseRecord.id, sort_by_parameter_order=True), rows)
+        s.scalars(
+            insert(LicenseRecord).returning(LicenseRecord.id, sort_by_parameter_order=True),
+            [_sealed_row(crypt, r) for r in rows],
+        )
     )
     holders: list[dict[str, Any]] = []
     files, history = [], []
     for p, pk in zip(items, ids, strict=True):
         h, f, e = _children(p, pk, stamp, profile)
-        holders += h
+        holders += [_sealed_holder(crypt, x) for x in h]
         files.append(f)
         history.append(e)
     s.execute(insert(LicenseHolderRow), holders)
@@ -130,11 +137,15 @@ def insert_many(s: Session, items: list[Prepared], stamp: str, *, profile: str) 
 
 def insert_one(s: Session, p: Prepared, stamp: str, *, profile: str) -> LicenseRecord:
     """Register one license (raises IntegrityError on a conflict; the caller holds a savepoint)."""
-    rec = LicenseRecord(**_row(p, stamp, profile))
+    crypt = crypt_of(s)
+    row = _row(p, stamp, profile)
+    rec = LicenseRecord(**_sealed_row(crypt, row))
     s.add(rec)
     s.flush()
+    for col in _SEALED_RECORD:  # the object shows the plaintext, the row holds the tokens
+        set_committed_value(rec, col, row[col])
     holders, file, history = _children(p, rec.id, stamp, profile)
-    s.execute(insert(LicenseHolderRow), holders)
+    s.execute(insert(LicenseHolderRow), [_sealed_holder(crypt, x) for x in holders])
     s.execute(insert(LicenseFile), [file])
     s.execute(insert(LicenseStatusChange), [history])
     intent = s.get(LicenseIntent, p.license_id)
@@ -191,6 +202,29 @@ def _row(p: Prepared, stamp: str, profile: str) -> dict[str, Any]:
         "lineage": p.lineage,
         "row_version": 1,
         "created_at": stamp,
+    }
+
+
+_SEALED_RECORD = ("holder_name", "holder_code", "metadata_json")
+
+
+def _sealed_row(crypt: FieldCrypt, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as stored: holder and metadata sealed under the license id, the holder's blind index."""
+    out = dict(row)
+    lid = row["license_id"]
+    for col in _SEALED_RECORD:
+        out[col] = crypt.seal(row[col], table="licenses", column=col, row_key=lid)
+    out["holder_bidx"] = crypt.blind(row["holder_code"], kind=holder_kind(row["holder_code_type"]))
+    return out
+
+
+def _sealed_holder(crypt: FieldCrypt, h: dict[str, Any]) -> dict[str, Any]:
+    rk = row_key(h["license_pk"], h["position"])
+    return {
+        **h,
+        "name": crypt.seal(h["name"], table="license_holders", column="name", row_key=rk),
+        "code": crypt.seal(h["code"], table="license_holders", column="code", row_key=rk),
+        "code_bidx": crypt.blind(h["code"], kind=holder_kind(h["code_type"])),
     }
 
 

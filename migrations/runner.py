@@ -7,6 +7,7 @@ upgrade to *every* head, and a database is current when its revisions equal the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,8 +23,16 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "heads", *, crypt: Any = None, progress: Any = None) -> None:
+    """Upgrade ``url`` to ``revision``; ``crypt`` (a :class:`core.fieldcrypt.FieldCrypt`) seals the
+    rows revision ``0010`` finds in clear (without it, the environment's settings are opened when
+    there is one), ``progress(label, done, total)`` hears how far it got."""
+    cfg = alembic_config(url)
+    if crypt is not None:
+        cfg.attributes["crypt"] = crypt
+    if progress is not None:
+        cfg.attributes["progress"] = progress
+    command.upgrade(cfg, revision)
 
 
 def head_revisions() -> set[str]:

@@ -34,6 +34,7 @@ from contracts import rules as R
 from contracts.wire import APPROVALS_PATH, STATUS_CHANGES_PATH
 from core.casestore import CaseStore, QuarantineIn
 from core.db import insert_ignore, utcnow
+from core.sealing import seal_value
 from pipeline.context import FlowContext
 from pipeline.models import (
     APPLIED,
@@ -144,7 +145,9 @@ def pull_approvals(ctx: FlowContext, peer_id: str) -> dict[str, Any]:
                     "project_no": appr.project_no,
                     "task_code": appr.task_code,
                     "type_code": appr.type_code,
-                    "payload": appr.model_dump_json(),
+                    "payload": seal_value(
+                        s, appr.model_dump_json(), "flow_approvals", "payload", appr.approval_id
+                    ),
                     "received_at": now,
                 }
             )

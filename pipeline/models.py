@@ -25,6 +25,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.sealing import unseal_on_load
 
 AWAITING, ISSUED, FAILED = "awaiting", "issued", "failed"
 OPEN, OVERDUE, DONE, DONE_LATE = "open", "overdue", "done", "done_late"
@@ -60,6 +61,9 @@ class Approval(Base):
     type_code: Mapped[str] = mapped_column(String(21), nullable=False)
     payload: Mapped[str] = mapped_column(Text, nullable=False)  # the approval as JSON
     received_at: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+unseal_on_load(Approval)  # the approval names the holder: sealed at rest
 
 
 class StatusChange(Base):

@@ -27,6 +27,7 @@ from contracts.calendar import default_calendar
 from core import ledger
 from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
+from core.sealing import open_value
 from pipeline.context import FLOW_STREAM, FlowContext
 from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
@@ -61,7 +62,7 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
         while True:  # new cases, a page at a time
             known = select(CaseDeadline.project_no)
             q = (
-                select(CaseRow.project_no, CaseRow.data)
+                select(CaseRow.project_no, CaseRow.row_guid, CaseRow.data)
                 .where(
                     CaseRow.table_name == ACCEPT,
                     CaseRow.project_no.is_not(None),
@@ -71,8 +72,9 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
                 .limit(page)
             )
             fresh: dict[str, dict[str, Any]] = {}
-            for pno, data in s.execute(q):
-                fresh.setdefault(str(pno), json.loads(data))  # the first accepted row of the case
+            for pno, guid, data in s.execute(q):
+                if str(pno) not in fresh:  # the first accepted row of the case
+                    fresh[str(pno)] = json.loads(open_value(s, data, "case_rows", "data", guid))
             if not fresh:
                 break
             for pno, row in fresh.items():

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from core.db import Base, Database
 from core.settings import Settings
+from tests.crypt import sealed_database
 
 PG_ADMIN_URL = os.environ.get("TONGBAN_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -87,7 +88,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
+    database = sealed_database(db_url)
     yield database
     database.dispose()
 

@@ -263,9 +263,9 @@ def make_pictures(demo_dir: Path, out_dir: Path) -> dict[str, int]:
     settings = Settings(data_dir=demo_dir)
     batches = QualitySite(settings).batches()
     license_no = licenses[0].stem.removeprefix("license-")
-    from core.db import Database
+    from core.runtime import open_database
 
-    db = Database(settings.db_url)
+    db = open_database(settings)  # the holder columns are sealed: the key store opens them
     try:
         with db.session() as s:
             rec = s.scalars(select(LicenseRecord).where(LicenseRecord.license_no == license_no)).first()

@@ -6,7 +6,7 @@ from typing import Any
 
 from core import health
 from core.keys.base import PLATFORM_KEY
-from core.runtime import keystore, open_database
+from core.runtime import fieldcrypt, keystore, open_database
 from core.settings import Settings
 from core.store import check_store
 from licenses.pki import Pki, PkiNotInitialised, check_pki
@@ -18,7 +18,7 @@ def init(settings: Settings) -> dict[str, Any]:
     steps = []
     settings.data_path.mkdir(parents=True, exist_ok=True)
     steps.append(f"data dir {settings.data_path}")
-    runner.upgrade(settings.db_url)
+    runner.upgrade(settings.db_url, crypt=fieldcrypt(settings))  # 0010 seals rows found in clear
     steps.append(f"database migrated to {runner.head_revision()}")
     ks = keystore(settings, create=True)
     existed = ks.has_key(PLATFORM_KEY)

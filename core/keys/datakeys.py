@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import KeyStoreError
+
+CURRENT_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class DataKeyring:
         self.folder = folder
         self._kek = AESGCM(kek)
         self._cache: dict[str, DataKey] = {}
+        # purpose -> (current key id, when read): the pointer file is re-read after CURRENT_TTL_S, so
+        # a rotation by another process is seen within seconds and a seal costs no file read
+        self._current: dict[str, tuple[str, float]] = {}
 
     def _path(self, key_id: str) -> Path:
         return self.folder / f"{key_id}.json"
@@ -72,6 +78,7 @@ class DataKeyring:
         _write_private(self.folder / f"current-{purpose}", key_id.encode())
         dk = DataKey(key_id, purpose, key)
         self._cache[key_id] = dk
+        self._current[purpose] = (key_id, time.monotonic())
         return dk
 
     def get(self, key_id: str) -> DataKey:
@@ -99,6 +106,9 @@ class DataKeyring:
 
     def current(self, purpose: str) -> DataKey:
         """The current key of ``purpose``, created on first use."""
+        cached = self._current.get(purpose)
+        if cached is not None and time.monotonic() - cached[1] < CURRENT_TTL_S:
+            return self.get(cached[0])
         pointer = self.folder / f"current-{purpose}"
         if not pointer.is_file():
             # first use: one creator across threads and processes, or two writers could each make
@@ -109,7 +119,9 @@ class DataKeyring:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
                 if not pointer.is_file():
                     return self.create(purpose)
-        return self.get(pointer.read_text().strip())
+        key_id = pointer.read_text().strip()
+        self._current[purpose] = (key_id, time.monotonic())
+        return self.get(key_id)
 
     def rotate(self, purpose: str) -> DataKey:
         return self.create(purpose)

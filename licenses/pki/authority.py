@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.db import Database
 from core.keys import AnyKeyStore, open_keystore
+from core.runtime import open_database
 from core.settings import Settings
 from licenses.pki import _x509
 from licenses.pki._context import PkiContext
@@ -85,7 +86,7 @@ class Pki:
         self._keystore = keystore
         self._owns_keystore = keystore is None
         self._owns_db = db is None
-        self.db = db or Database(settings.db_url)
+        self.db = db or open_database(settings)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.departments: DepartmentList = load_departments(settings.pki.departments_file)
         self._lock = threading.RLock()

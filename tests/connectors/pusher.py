@@ -16,7 +16,7 @@ from connectors.messagelog import MessageLogWriter
 from connectors.outbox import OutboxConfig, deliver
 from connectors.resilience import Timing
 from connectors.soap import ProvinceSoapClient
-from core.db import Database
+from tests.crypt import sealed_database
 
 # The read timeout must hold an honest reply on a starved machine: at 0.3 s (once), a load average
 # of 36 made nearly every reply late, the breaker opened, and 350 of 1,000 rows arrived in 240 s.
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--report")
     a = ap.parse_args(argv)
-    db = Database(a.db)
+    db = sealed_database(a.db)
     log = MessageLogWriter(db, body_cap=512)
     if a.soap:
         deliverer = SoapDeliverer(

@@ -16,13 +16,13 @@ import pytest
 
 from connectors.exchange import ExchangeTableWriter
 from connectors.outbox import reconcile
-from core.db import Database
 from migrations import runner
 from sandbox.exchange import ExchangeProvince
 from sandbox.faults import FaultPlan
 from sandbox.pgproxy import PgFaultProxy
 from tests.connectors.conftest import FAST
 from tests.connectors.drill import assert_case_order, crash_and_restart, enqueue_shuffled, outbox_states
+from tests.crypt import sealed_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.pg]
 
@@ -37,7 +37,7 @@ def exchange(pg_admin_url: str) -> Iterator[ExchangeProvince]:
 def _drill(exchange: ExchangeProvince, tmp_path: Path, n: int) -> dict[str, object]:
     url = f"sqlite:///{tmp_path / 'ours.db'}"
     runner.upgrade(url)
-    db = Database(url)
+    db = sealed_database(url)
     rows = enqueue_shuffled(db, "province-exchange", n)
     host_port = exchange.dsn.split("@", 1)[1].split("/", 1)[0]
     host, port = host_port.split(":")

@@ -17,11 +17,11 @@ import pytest
 from connectors.delivery import SoapDeliverer
 from connectors.outbox import reconcile
 from connectors.soap import ProvinceSoapClient
-from core.db import Database
 from migrations import runner
 from sandbox.faults import KINDS, FaultPlan
 from tests.connectors.conftest import FAST, Province
 from tests.connectors.drill import assert_case_order, crash_and_restart, enqueue_shuffled, outbox_states
+from tests.crypt import sealed_database
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 def _drill(province: Province, tmp_path: Path, n: int) -> dict[str, object]:
     url = f"sqlite:///{tmp_path / 'ours.db'}"
     runner.upgrade(url)
-    db = Database(url)
+    db = sealed_database(url)
     rows = enqueue_shuffled(db, "province", n)
     province.faults(
         FaultPlan.spread(0.30, seed=5, timeout_s=4.0, oversized_bytes=2 * 1024 * 1024, cycle=True)

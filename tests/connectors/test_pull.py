@@ -24,6 +24,7 @@ from sandbox.countyfeed import CountyFeed
 from sandbox.data import case_row
 from sandbox.server import RunningServer, start
 from tests.connectors.conftest import FAST
+from tests.crypt import sealed_database
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ def _pull_child(url: str, base: str, peer: str, page: int, failpoint: str | None
     if failpoint:
         os.environ["TONGBAN_FAILPOINTS"] = failpoint
     mapping = load_registry().mapping_for(peer)
-    pull_county(Database(url), peer, _client(base, peer), mapping, path=FEED_PATH, page_size=page)
+    pull_county(sealed_database(url), peer, _client(base, peer), mapping, path=FEED_PATH, page_size=page)
     os._exit(0)
 
 
@@ -90,7 +91,7 @@ def _drill(
 ) -> dict[str, int]:
     url = f"sqlite:///{tmp_path / 'ours.db'}"
     runner.upgrade(url)
-    db = Database(url)
+    db = sealed_database(url)
     requests = {}
     for peer, (feed, srv) in counties.items():
         # crash in the middle: after fetching page 3 (before it lands), then after landing page 5
@@ -121,7 +122,7 @@ def test_pull_50000_rows(counties, tmp_path: Path) -> None:
 def test_resumes_from_cursor_in_process(counties, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ours.db'}"
     runner.upgrade(url)
-    db = Database(url)
+    db = sealed_database(url)
     feed, srv = counties["county_511825"]
     mapping = load_registry().mapping_for("county_511825")
     assert mapping is not None  # the other vendor's layout

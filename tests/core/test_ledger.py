@@ -11,6 +11,7 @@ from core import ledger
 from core.db import Database
 from core.errors import LedgerError
 from core.ledger import LedgerEntry, LedgerHead
+from tests.crypt import sealed_database
 
 
 def _fill(db: Database, stream: str, n: int) -> None:
@@ -101,7 +102,7 @@ def test_concurrent_writers_on_one_stream_never_fork_the_chain(pg_url: str) -> N
     from tests.conftest import _truncate
 
     _truncate(pg_url)
-    db = Database(pg_url)
+    db = sealed_database(pg_url)
     errors: list[Exception] = []
 
     def writer(w: int) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from contracts.validators import make_uscc
 from core.db import Database
+from core.runtime import open_database
 from core.settings import Settings
 from gateway.app import create_app
 from gateway.clients import NewClient, add_client
@@ -75,7 +76,7 @@ def _issue_samples(settings: Settings) -> Issued:
     from licenses import Holder, IssueRequest, open_registry
     from licenses.pki import Pki
 
-    db = Database(settings.db_url)
+    db = open_database(settings)
     try:
         with Pki(settings, db=db) as pki:
             pki.init()

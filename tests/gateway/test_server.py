@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from core.jws import sign_compact
-from core.runtime import keystore
+from core.runtime import keystore, open_database
 from core.settings import Settings
 from gateway.clients import add_client
 from tests.gateway.conftest import DEPT_A, H1, PURPOSE, TYPE_BIZ, TYPE_FOOD, Issued, free_port
@@ -123,9 +123,8 @@ def test_metrics_add_up_every_worker(gw_settings: Settings, tmp_path: Path) -> N
 
 def test_authorization_matrix_over_real_http(server: tuple[str, Settings], issued: Issued) -> None:
     base, settings = server
-    from core.db import Database
 
-    db = Database(settings.db_url)
+    db = open_database(settings)
     c = add_client(db, DEPT_A, types=[TYPE_BIZ], purposes=[PURPOSE])
     db.dispose()
     with httpx.Client(base_url=base, timeout=30) as http:

@@ -10,10 +10,12 @@ import pytest
 
 from core.db import Database
 from core.events import record_event
+from core.runtime import open_database
 from core.settings import Settings
 from gateway.licensing import LicensesAdapter
 from gateway.ports import CopyRequest, LicensePort, LicenseView
 from gateway.viewcache import CachedLicensePort, EventCursor
+from tests.crypt import sealed_database
 from tests.gateway.conftest import Issued
 
 
@@ -181,7 +183,7 @@ def test_a_late_committing_event_below_the_top_still_evicts(pg_url: str) -> None
 
     PostgreSQL only: SQLite has one writer at a time, so its ids always commit in order.
     """
-    db = Database(pg_url)
+    db = sealed_database(pg_url)
     inner, clock = CountingPort(), Clock()
     cache = _cache(db, inner, clock)
     cache.get("L1")
@@ -201,14 +203,14 @@ def test_a_late_committing_event_below_the_top_still_evicts(pg_url: str) -> None
 def test_real_registry_revocation_through_the_adapter(gw_settings: Settings, issued: Issued) -> None:
     from licenses import open_registry
 
-    db = Database(gw_settings.db_url)
+    db = open_database(gw_settings)
     try:
         clock = Clock()
         cache = CachedLicensePort(LicensesAdapter(gw_settings, db), db, clock=clock)
         cache.refresh_once()
         assert cache.get(issued.biz_h2).status == "01"  # type: ignore[union-attr]
         # another process (the CLI, say) revokes it through the registry
-        other = Database(gw_settings.db_url)
+        other = open_database(gw_settings)
         open_registry(gw_settings, db=other).transition(issued.biz_h2, "revoke", reason="测试吊销")
         other.dispose()
         assert cache.refresh_once() == 1

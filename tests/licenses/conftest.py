@@ -16,6 +16,7 @@ import pytest
 
 from contracts.validators import make_resident_id, make_uscc
 from core.db import Database
+from core.runtime import open_database
 from core.settings import Settings
 from licenses import Holder, IssueRequest, LicenseRegistry, Trust, open_registry, trust
 from licenses.pki import Pki
@@ -46,7 +47,7 @@ def make_env(data_dir: Path, *, db_url: str | None = None, profile: str = "B-LT"
     settings.data_path.mkdir(parents=True, exist_ok=True)
     if db_url is None:
         runner.upgrade(settings.db_url)
-    db = Database(settings.db_url)
+    db = open_database(settings)
     pki = Pki(settings, db=db)
     pki.init()
     registry = open_registry(settings, db=db, profile=profile)  # type: ignore[arg-type]

@@ -127,3 +127,26 @@ def test_issue_batch_from_cases_and_requests(cli_env: LicEnv, tmp_path: Path) ->
     assert code == 0 and json.loads(out)["existing"] == 2
     found = cli_env.registry.find_by_holder(case["result"]["result_cert_no"], "001")
     assert len(found) == 1 and found[0].metadata["KZ"]["KZ_JYZ"] == "李四"
+
+
+def test_show_and_verify_mask_holder_ids_unless_revealed(cli_env: LicEnv, tmp_path: Path) -> None:
+    from tests.licenses.conftest import property_request
+
+    req = property_request("510129001001GB00001F0001", owners=2)
+    lic = cli_env.registry.issue(req)
+    ids = [h.code for h in req.holders]
+    code, out = run("license", "show", lic.license_id, "--json")
+    assert code == 0
+    assert not any(i in out for i in ids)
+    doc = json.loads(out)
+    assert doc["metadata"]["CZZTDM"] == ids[0][:4] + "*" * 10 + ids[0][-4:]
+    assert [h["code"][:4] + h["code"][-4:] for h in doc["holders"]] == [i[:4] + i[-4:] for i in ids]
+    code, out = run("license", "show", lic.license_id, "--json", "--reveal")
+    doc = json.loads(out)
+    assert doc["metadata"]["CZZTDM"] == ids[0] and [h["code"] for h in doc["holders"]] == ids
+    pdf = tmp_path / "p.pdf"
+    assert run("license", "export", lic.license_id, "--out", str(pdf))[0] == 0
+    code, out = run("license", "verify", str(pdf), "--json")
+    assert code == 0 and ids[0] not in out and json.loads(out)["metadata"]["CZZTDM"].startswith(ids[0][:4])
+    code, out = run("license", "verify", str(pdf), "--json", "--reveal")
+    assert code == 0 and json.loads(out)["metadata"]["CZZTDM"] == ids[0]

@@ -20,6 +20,7 @@ from connectors.resilience import Timing
 from core import failpoints, ledger
 from core.db import Database, utcnow
 from core.errors import FailpointHit
+from core.runtime import open_database
 from core.settings import Settings
 from migrations import runner
 from pipeline import FlowContext
@@ -29,6 +30,7 @@ from pipeline.issue import flag_overdue
 from pipeline.models import AWAITING, CaseLicense
 from sandbox.countyfeed import CountyFeed, to_vendor_b
 from sandbox.server import RunningServer, start
+from tests.crypt import sealed_database
 
 FAST = Timing(connect_timeout_s=0.5, read_timeout_s=1.0, backoff_s=0.001, max_backoff_s=0.01, attempts=3)
 
@@ -37,7 +39,7 @@ FAST = Timing(connect_timeout_s=0.5, read_timeout_s=1.0, backoff_s=0.001, max_ba
 def database(tmp_path: Path) -> Iterator[Database]:
     url = f"sqlite:///{tmp_path / 't.db'}"
     runner.upgrade(url)
-    db = Database(url)
+    db = sealed_database(url)
     yield db
     db.dispose()
 
@@ -156,7 +158,7 @@ def test_task_failure_goes_to_the_ledger_and_the_webhook(tmp_path: Path) -> None
     assert doc["webhook"] == "sent"
     assert received[0]["event"] == "tongban.task_failed" and received[0]["task_id"] == "t"
     assert "510129199001011238" not in json.dumps(received[0])  # resident IDs masked
-    db = Database(settings.db_url)
+    db = open_database(settings)
     with db.session() as s:
         entries = ledger.entries(s, FAILURE_STREAM)
         assert len(entries) == 1 and ledger.verify_chain(s, FAILURE_STREAM)[0].ok

@@ -16,19 +16,20 @@ from sqlalchemy import select
 
 from core import ledger
 from core.casestore import AcceptedRow, CaseStore
-from core.db import Database
+from core.runtime import open_database
 from core.settings import Settings
 from migrations import runner
 from pipeline import FlowContext, sla
 from pipeline.context import FLOW_STREAM
 from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
+from tests.crypt import sealed_database
 
 
 @pytest.fixture
 def ctx(tmp_path: Path, settings: Settings) -> Iterator[FlowContext]:
     url = f"sqlite:///{tmp_path / 'sla.db'}"
     runner.upgrade(url)
-    db = Database(url)
+    db = sealed_database(url)
     yield FlowContext(settings, database=db)
     db.dispose()
 
@@ -150,7 +151,7 @@ def test_cli_lists_overdue_cases_after_a_refresh(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("TONGBAN_KEYS__PASSPHRASE", "cli-sla-passphrase")
     s = Settings(data_dir=data, keys={"passphrase": "cli-sla-passphrase"})
     runner.upgrade(s.db_url)
-    db = Database(s.db_url)
+    db = open_database(s)
     ctx = FlowContext(s, database=db)
     _land(ctx, _accept("P-OLD", "2026-01-05"), _accept("P-FUTURE", "2099-12-31"))
     cli = CliRunner()

@@ -25,7 +25,7 @@ def test_concurrent_revocations_all_land_in_the_newest_crl(db: Database, tmp_pat
     barrier = threading.Barrier(len(serials))
 
     def revoke(serial: str) -> int:
-        own = Database(db.url)
+        own = Database(db.url, crypt=db.crypt)
         try:
             with Pki(settings, db=own) as writer:
                 writer.keystore.signer("pki.issuing-ca")  # key loaded before the race starts

@@ -12,6 +12,7 @@ from core.keys.base import PLATFORM_KEY
 from core.runtime import keystore
 from core.settings import Settings
 from quality.gate import QualityGate
+from tests.crypt import sealed_database
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def make_gate(tmp_path: Path, db_url: str) -> Iterator[Callable[..., QualityGate
         )
         ks = keystore(settings, create=True)
         ks.create_signing_key(PLATFORM_KEY, exist_ok=True)
-        database = Database(db_url)
+        database = sealed_database(db_url)
         made.append(database)
         return QualityGate(settings, database=database, keystore=ks)
 
@@ -58,7 +59,7 @@ def sqlite_gate(tmp_path: Path) -> Iterator[Callable[..., QualityGate]]:
         )
         ks = keystore(settings, create=True)
         ks.create_signing_key(PLATFORM_KEY, exist_ok=True)
-        database = Database(url)
+        database = sealed_database(url)
         made.append(database)
         return QualityGate(settings, database=database, keystore=ks)
 

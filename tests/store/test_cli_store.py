@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core import ledger
-from core.db import Database
+from core.runtime import open_database
 from core.settings import Settings
 from core.store import RETENTION_STREAM, FolderStore, check_store, open_store
 from migrations import runner as migrations
@@ -133,7 +133,7 @@ def test_sweep_deletes_expired_objects_into_the_ledger(env: dict[str, str], tmp_
     assert code == 1
     code, _, _ = run(env, "stat", "licenses", license_key)
     assert code == 0
-    db = Database(settings.db_url)
+    db = open_database(settings)
     try:
         with db.session() as s:
             (entry,) = ledger.entries(s, RETENTION_STREAM)

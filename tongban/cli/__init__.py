@@ -15,6 +15,7 @@ from tongban.cli import (  # noqa: F401
     bench_push,
     cases,
     docs,
+    keys,
     license,
     outbox,
     pki,
@@ -58,6 +59,7 @@ app.add_typer(store.app, name="store")
 app.add_typer(cases.app, name="cases")
 app.add_typer(api.app, name="api")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.add_typer(license.app, name="license")
 app.add_typer(pki.app, name="pki")
 app.add_typer(bench.app, name="bench")  # bench_push adds `bench push` to it

@@ -257,11 +257,22 @@ def issue_batch(
         raise typer.Exit(EXIT_NEGATIVE)
 
 
+RevealOpt = typer.Option(
+    False,
+    "--reveal",
+    help="Operator: print holder identifiers in full (default: masked, 5101**********1238).",
+)
+
+
 @app.command()
 def show(
-    license_id: str = typer.Argument(..., help="The identifier (ZZBS)."), json_out: bool = JsonOpt
+    license_id: str = typer.Argument(..., help="The identifier (ZZBS)."),
+    json_out: bool = JsonOpt,
+    reveal: bool = RevealOpt,
 ) -> None:
-    """What the registry holds: metadata, holders, status, history, lineage."""
+    """What the registry holds: metadata, holders, status, history, lineage (holder codes masked
+    unless --reveal)."""
+    from core.masking import mask_personal
     from licenses import LicenseError
 
     try:
@@ -269,7 +280,8 @@ def show(
     except LicenseError as exc:
         _license_fail(exc)
     if json_out:
-        emit_json(view.as_dict() | {"metadata": view.metadata})
+        meta = view.metadata if reveal else mask_personal(view.metadata)
+        emit_json(view.as_dict(mask=not reveal) | {"metadata": meta})
         return
     console.print(f"[bold]{view.type_name}[/bold] {view.license_id} (v{view.version})")
     console.print(
@@ -315,6 +327,7 @@ def verify(
         '("was it valid on that day?"). Default: now.',
     ),
     json_out: bool = JsonOpt,
+    reveal: bool = RevealOpt,
 ) -> None:
     """Verify a license or an annotated copy: signature, chain, revocation, validity period, registry
     (exit 1: not valid)."""
@@ -337,6 +350,10 @@ def verify(
         at=moment,
     )
     doc = report.as_dict()
+    if not reveal and isinstance(doc.get("metadata"), dict):
+        from core.masking import mask_personal
+
+        doc["metadata"] = mask_personal(doc["metadata"])
     if json_out:
         emit_json(doc)
     else:
