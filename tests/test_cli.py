@@ -25,6 +25,16 @@ def test_version() -> None:
     assert out.returncode == 0 and out.stdout.startswith("tongban ")
 
 
+def test_run_bench_default_is_a_command() -> None:
+    """``./run bench`` with no argument runs ``tongban bench all``: every benchmark in turn."""
+    run_script = (Path(__file__).resolve().parents[1] / "run").read_text(encoding="utf-8")
+    assert 'tongban bench "${@:-all}"' in run_script
+    out = tongban("bench", "all", "--help", env={})
+    assert out.returncode == 0, out.stderr
+    for name in ("issuance", "quality", "push", "api"):
+        assert name in out.stdout
+
+
 def test_doctor_before_init_says_what_to_do(tmp_path: Path) -> None:
     env = {"TONGBAN_DATA_DIR": str(tmp_path / "var")}
     out = tongban("doctor", "--json", env=env)

@@ -6,13 +6,24 @@ Benchmarks live in ``bench/``; each adds one command here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
 
 from tongban.cli._common import JsonOpt, console, emit_json
+from tongban.progress import progress_bar
 
 app = typer.Typer(help="Benchmarks: our path vs the plain library path.", no_args_is_help=True)
+
+
+@contextmanager
+def running(name: str, json_out: bool) -> Iterator[None]:
+    """A spinner with the elapsed time while benchmark ``name`` runs (none off a terminal or for JSON)."""
+    with progress_bar(console, json_out=json_out) as bar:
+        bar.add_task(f"bench {name}: our path, then the plain path", total=None)
+        yield
 
 
 def _print(record: dict[str, Any], json_out: bool) -> None:
@@ -40,17 +51,16 @@ def issuance(
     """Bulk license issuance (identifier, render, sign B-LT, store, register) vs reportlab + sign_pdf."""
     from bench.issuance import run
 
-    _print(
-        run(
+    with running("issuance", json_out):
+        record = run(
             count=count,
             baseline_count=baseline_count,
             database_url=database_url,
             preload=preload,
             batch_size=batch_size,
             workers=workers,
-        ),
-        json_out,
-    )
+        )
+    _print(record, json_out)
 
 
 @app.command()
@@ -63,7 +73,8 @@ def api(
     """Authenticated metadata lookups (each ledgered) at a fixed rate vs a bare FastAPI app (PostgreSQL)."""
     from bench.api import run
 
-    record = run(rate=rate, duration=duration, workers=workers)
+    with running("api", json_out):
+        record = run(rate=rate, duration=duration, workers=workers)
     if json_out:
         emit_json(record)
         return
@@ -89,4 +100,31 @@ def quality(
     """Quality gate (parse, GX suites, split, write, report, receipt) vs a pydantic model per row."""
     from bench.quality import run
 
-    _print(run(count, bad_ratio=bad_ratio, seed=seed), json_out)
+    with running("quality", json_out):
+        record = run(count, bad_ratio=bad_ratio, seed=seed)
+    _print(record, json_out)
+
+
+@app.command("all")
+def all_benchmarks(json_out: bool = JsonOpt) -> None:
+    """Every benchmark in turn with its defaults (what ``./run bench`` runs): issuance, quality,
+    push, api."""
+    from tongban.cli.bench_push import push
+
+    for command, kwargs in (
+        (
+            issuance,
+            {
+                "count": 200,
+                "baseline_count": 40,
+                "database_url": None,
+                "preload": 0,
+                "batch_size": 64,
+                "workers": None,
+            },
+        ),
+        (quality, {"count": 100_000, "bad_ratio": 0.1, "seed": 1}),
+        (push, {"rows": 100_000, "sample": 2_000, "batch_rows": 500, "concurrency": 2}),
+        (api, {"rate": 500.0, "duration": 30.0, "workers": 2}),
+    ):
+        command(json_out=json_out, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tongban.cli._common import JsonOpt, console, emit_json
-from tongban.cli.bench import app
+from tongban.cli.bench import app, running
 
 
 @app.command()
@@ -19,7 +19,8 @@ def push(
     """Rows to the sandbox province: outbox batches vs one zeep call per record (extrapolated)."""
     from bench.push import run
 
-    record = run(rows=rows, sample=sample, batch_rows=batch_rows, concurrency=concurrency)
+    with running("push", json_out):
+        record = run(rows=rows, sample=sample, batch_rows=batch_rows, concurrency=concurrency)
     if json_out:
         emit_json(record)
         return

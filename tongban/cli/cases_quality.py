@@ -22,6 +22,7 @@ import typer
 from core.errors import CoreError
 from quality.errors import QualityError
 from tongban.cli._common import EXIT_NEGATIVE, JsonOpt, console, emit_json, fail, settings
+from tongban.progress import progress_bar
 
 receipt_app = typer.Typer(name="receipt", help="Signed data-quality receipts.", no_args_is_help=True)
 quarantine_app = typer.Typer(
@@ -58,7 +59,9 @@ def validate(
         fail(f"cannot read {file}: {exc.strerror or exc}", hint="give a readable case file (JSON Lines)")
     gate = _gate()
     try:
-        outcome = gate.validate_batch(batch)
+        with progress_bar(console, json_out=json_out) as bar:
+            bar.add_task(f"validating {file.name} ({len(batch.data):,} bytes)", total=None)
+            outcome = gate.validate_batch(batch)
     except (CoreError, QualityError) as exc:
         fail(f"{exc} [{exc.code}]")
     doc = outcome.cli_dict()

@@ -17,6 +17,7 @@ from core.errors import CoreError, IntegrityError, ObjectNotFound
 from core.runtime import open_database
 from core.store import ObjectStore, Zone, open_store
 from tongban.cli._common import EXIT_NEGATIVE, EXIT_USAGE, JsonOpt, console, emit_json, fail, settings
+from tongban.progress import progress_bar
 
 app = typer.Typer(
     name="store",
@@ -171,17 +172,17 @@ def verify(
         else:
             zones = [Zone.parse(zone)] if zone is not None else list(Zone)
             targets = [(z.value, s.key) for z in zones for s in store.ls(z)]
-        show_progress = console.is_terminal and not json_out and len(targets) > 1
-        for n, (z, k) in enumerate(targets, 1):
-            checked += 1
-            try:
-                store.verify(z, k)
-            except (IntegrityError, ObjectNotFound) as exc:
-                failed.append({"zone": z, "key": k, "code": exc.code, "error": str(exc)})
-                if not json_out:
-                    console.print(f"[red]FAIL[/red] {z}/{k}: {exc}")
-            if show_progress and n % 100 == 0:
-                console.print(f"  {n}/{len(targets)} checked", highlight=False)
+        with progress_bar(console, json_out=json_out) as bar:
+            task = bar.add_task("verifying objects", total=len(targets))
+            for z, k in targets:
+                checked += 1
+                try:
+                    store.verify(z, k)
+                except (IntegrityError, ObjectNotFound) as exc:
+                    failed.append({"zone": z, "key": k, "code": exc.code, "error": str(exc)})
+                    if not json_out:
+                        console.print(f"[red]FAIL[/red] {z}/{k}: {exc}")
+                bar.advance(task)
     except CoreError as exc:
         _fail(exc)
     ok = not failed
