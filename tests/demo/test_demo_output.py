@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.privacy_scan import resident_ids_in, scan_bytes, scan_paths
+
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(1800)]
 
 # a log line in any format a process of ours (core.logging: key=value or JSON), Python's logging
@@ -63,3 +65,15 @@ def test_the_demo_is_quiet_until_its_summary_and_names_files_that_exist(tmp_path
     pdfs = [data / p for p in named if p.endswith(".pdf")]
     assert [p.name.split("-")[0] for p in pdfs] == ["license", "copy"]
     assert all(p.read_bytes().startswith(b"%PDF-") for p in pdfs)
+
+    # nothing the demo wrote outside the license documents holds a resident ID in clear (issue 17):
+    # the databases (ours and Airflow's), every store zone but `licenses`, the reports, the
+    # data-quality site, the keys and PKI folders, and what it printed
+    known = resident_ids_in([data / "day"])
+    assert len(known) > 10
+    skip = [data / "day", data / "peers", data / "exports", data / "store" / "licenses"]
+    hits = scan_paths([tmp_path / "var"], known, skip=skip)
+    hits += scan_bytes((r.stdout + r.stderr).encode(), "demo output", known)
+    assert hits == [], [str(h) for h in hits[:10]]
+    # and the scan does see IDs where they belong: the licenses hold their holders' codes
+    assert scan_paths([data / "store" / "licenses"], known)
