@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from core.net import free_port as _free_port
+
 PG_ADMIN = os.environ.get("TONGBAN_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 DEPT = "11510129008589710X"
 PURPOSE = "510129-GS-001"
@@ -48,15 +50,6 @@ async def metadata(license_id: str, purpose: str = Query(...), use_cause: str = 
                    authorization: str = Header(...)):
     return BODY
 """
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

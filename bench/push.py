@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,14 +30,9 @@ from connectors.soap import ProvinceSoapClient
 from core.db import Database
 from core.fieldcrypt import FieldCrypt
 from core.keys.datakeys import DataKeyring
+from core.net import free_port as _free_port
 from migrations import runner
 from sandbox.data import case_rows
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(url: str, timeout: float = 30) -> None:

@@ -20,7 +20,6 @@ import contextlib
 import html
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from core.net import free_port as _free_port
 
 CHROMIUM = "/usr/bin/chromium"
 MAX_BYTES = 200_000
@@ -58,13 +59,6 @@ def pdf_png(pdf: Path, dpi: int = 80) -> bytes:
         argv = ["pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", "1", "-l", "1", str(pdf), str(base)]
         subprocess.run(argv, check=True)  # noqa: S603 - our own argv (poppler-utils on PATH)
         return base.with_suffix(".png").read_bytes()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from core.net import free_port
 from tongban.airflow_env import DAGS_FOLDER
 
 COMPONENTS = (
@@ -34,13 +34,6 @@ COMPONENTS = (
     ("dag-processor", ["dag-processor"]),
     ("worker", ["celery", "worker", "--concurrency", "2"]),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.airflow.cluster import free_port
+from core.net import free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 

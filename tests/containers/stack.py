@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Mapping
@@ -40,13 +39,6 @@ SECRETS = (
     "TONGBAN_KEYS__PKCS11_PIN",
     "TONGBAN_SOFTHSM_SO_PIN",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def parse_env(text: str) -> dict[str, str]:

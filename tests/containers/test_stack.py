@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
+from core.net import free_port
 from tests.airflow.pipeline_world import expected
 from tests.containers.conftest import TIMES, project_name
 from tests.containers.engine import docker
 from tests.containers.images import Images
-from tests.containers.stack import Stack, free_port, probe, wait_healthy, write_env
+from tests.containers.stack import Stack, probe, wait_healthy, write_env
 from tongban.demo import PIPELINE
 
 # the whole deployment (image builds on a cold machine included) outlives the 600 s default

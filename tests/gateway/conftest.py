@@ -7,7 +7,6 @@ separate test starts ``tongban api serve`` as a real server on a loopback port.
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 
 from contracts.validators import make_uscc
 from core.db import Database
+from core.net import free_port
 from core.runtime import open_database
 from core.settings import Settings
 from gateway.app import create_app
@@ -204,13 +204,6 @@ async def make_gateway(gw_settings: Settings) -> AsyncIterator[Callable[..., Any
         await client.aclose()
         await svc.limiter.close()
         svc.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

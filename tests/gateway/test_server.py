@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from core.jws import sign_compact
+from core.net import free_port
 from core.runtime import keystore, open_database
 from core.settings import Settings
 from gateway.clients import add_client
-from tests.gateway.conftest import DEPT_A, H1, PURPOSE, TYPE_BIZ, TYPE_FOOD, Issued, free_port
+from tests.gateway.conftest import DEPT_A, H1, PURPOSE, TYPE_BIZ, TYPE_FOOD, Issued
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

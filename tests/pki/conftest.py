@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from core.net import free_port
 from core.settings import Settings
 from licenses.pki import Pki
 from migrations import runner
@@ -132,12 +133,6 @@ def softhsm_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     lib = pkcs11.lib(SOFTHSM_MODULE)
     lib.reinitialize()  # SoftHSM reads SOFTHSM2_CONF (and finds new tokens) at C_Initialize only
     yield SoftHsmToken(SOFTHSM_MODULE, label, pin, conf)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

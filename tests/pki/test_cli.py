@@ -16,8 +16,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from core.net import free_port
 from core.timestamp import TimestampClient
-from tests.pki.conftest import PASSPHRASE, free_port
+from tests.pki.conftest import PASSPHRASE
 from tongban.cli import app
 
 Openssl = Callable[..., CompletedProcess[str]]

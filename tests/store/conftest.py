@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ from pathlib import Path
 import pytest
 
 from core.keys.datakeys import DataKeyring
+from core.net import free_port
 from core.store import FolderStore, ObjectStore, S3Store, Zone
 
 CHUNK = 4096  # small chunks so multi-chunk paths run on small objects
 RETENTION = {"raw": 90, "held": 30, "quarantine": 365, "reports": 730}
 S3_ACCESS, S3_SECRET = "testing", "testing"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -188,7 +188,7 @@ def test_doctor_store_check_on_folder(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_doctor_store_check_on_s3(tmp_path: Path, moto_endpoint: str) -> None:
-    from tests.store.conftest import free_port
+    from core.net import free_port
 
     s3 = {"backend": "s3", "s3_access_key": "testing", "s3_secret_key": "testing", "bucket_prefix": "doc"}
     check = check_store(Settings(data_dir=tmp_path, store={**s3, "s3_endpoint": moto_endpoint}))
