@@ -29,8 +29,7 @@ the error tree is imported here; every other name loads its module on first use,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectors.errors import (
     AuthError,
@@ -52,6 +51,7 @@ from connectors.errors import (
     XmlAttack,
     translate,
 )
+from contracts.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from connectors.delivery import SoapDeliverer
@@ -78,10 +78,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

@@ -26,9 +26,9 @@ pydantic nor cryptography. Modules, each documenting its own API::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from contracts.lazy import lazy_getattr
 from core.errors import (
     BatchExists,
     CaseStoreError,
@@ -74,10 +74,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

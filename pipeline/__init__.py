@@ -23,9 +23,9 @@ Nothing here imports Airflow; the DAGs in ``dags/`` only wire these functions in
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from contracts.lazy import lazy_getattr
 from pipeline.errors import ArchiveIncomplete, PipelineError, PushIncomplete
 
 if TYPE_CHECKING:
@@ -34,10 +34,7 @@ if TYPE_CHECKING:
 _LAZY = {"FlowContext": "pipeline.context"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["ArchiveIncomplete", "FlowContext", "PipelineError", "PushIncomplete"]
