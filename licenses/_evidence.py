@@ -100,7 +100,10 @@ def read_evidence(pdf: bytes) -> Evidence:
 
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     ev = Evidence()
-    layers: list[tuple[datetime, bool, cms.SignedData, cms.SignerInfo]] = []
+    # (time, position in the file, is a document timestamp, token, signer): a TSA's genTime has a
+    # resolution of one second, so a document timestamp taken in the second of the seal's own
+    # timestamp ties with it; the later layer in the file covers the earlier, so position breaks it
+    layers: list[tuple[datetime, int, bool, cms.SignedData, cms.SignerInfo]] = []
     seal_algorithms: set[str] = set()
     for es in reader.embedded_signatures:
         sd: cms.SignedData = es.signed_data
@@ -109,7 +112,7 @@ def read_evidence(pdf: bytes) -> Evidence:
         if es.sig_object_type == "/DocTimeStamp":
             when = _token_time(sd)
             if when is not None:
-                layers.append((when, True, sd, si))
+                layers.append((when, len(layers), True, sd, si))
             continue
         seal_algorithms |= signer_algorithms(sd, si)
         attrs = si["unsigned_attrs"]
@@ -120,7 +123,7 @@ def read_evidence(pdf: bytes) -> Evidence:
                     ev.certificates += _certs(token)
                     when = _token_time(token)
                     if when is not None:
-                        layers.append((when, False, token, token["signer_infos"][0]))
+                        layers.append((when, len(layers), False, token, token["signer_infos"][0]))
     dss = reader.root.get("/DSS")
     if dss is not None:
         for ref in dss.get_object().get("/Certs", []):
@@ -129,7 +132,7 @@ def read_evidence(pdf: bytes) -> Evidence:
             except ValueError:
                 continue
     if layers:
-        when, is_doc, sd, si = max(layers, key=lambda x: x[0])
+        when, _, is_doc, sd, si = max(layers, key=lambda x: (x[0], x[1]))
         ev.newest_time, ev.newest_is_document_timestamp = when, is_doc
         ev.tsa_certificate = signer_certificate(sd, si)
         ev.algorithms = signer_algorithms(sd, si)

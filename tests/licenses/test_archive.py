@@ -212,3 +212,25 @@ def test_a_deprecated_algorithm_makes_a_license_due(env: LicEnv) -> None:
     with pytest.raises(LicenseError) as exc:
         archive_due(reg, every_days=365, margin_days=30, deprecated=["sha256"])
     assert exc.value.code == "LICENSE_ARCHIVE_ALGORITHM"
+
+
+def test_a_document_timestamp_in_the_same_second_as_the_seal_timestamp_is_the_newest_layer(
+    env: LicEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TSA's genTime has one-second resolution: an archive run within the second of issuance stamps
+    the same time as the seal's own timestamp; the document timestamp (later in the file) still
+    protects everything before it (this once read as 'no document timestamp' on a fast machine)."""
+    from licenses._evidence import read_evidence
+    from licenses.archive import archive
+
+    reg = env.registry
+    lic = reg.issue(business_request())
+    seal_time = read_evidence(reg.file(lic.license_id)).newest_time
+    assert seal_time is not None
+    tsa = reg.seals.pki.tsa()  # type: ignore[attr-defined]
+    monkeypatch.setattr(tsa, "_clock", lambda: seal_time)
+    archive(reg, lic.license_id)
+    after = read_evidence(reg.file(lic.license_id))
+    assert after.newest_time == seal_time  # the tie this test is about
+    assert after.newest_is_document_timestamp
+    assert after.tsa_certificate is not None
