@@ -114,6 +114,9 @@ class ApiSettings(BaseModel):
     webhook_max_attempts: int = 8
     webhook_backoff_s: float = 2.0  # first retry delay, doubled per attempt
     webhook_timeout_s: float = 5.0
+    # hosts or CIDR networks a webhook may reach although they are internal (loopback, private,
+    # link-local …); empty: only public addresses (gateway.webhook_targets)
+    webhook_allow: tuple[str, ...] = ()
     copy_max_days: int = 90  # longest validity of an annotated copy
 
 

@@ -37,6 +37,7 @@ from gateway.ports import CopyRequest, LicensePort, LicenseView
 from gateway.services import Services
 from gateway.uses import Use, uses_of_licenses
 from gateway.viewcache import CachedLicensePort
+from gateway.webhook_targets import check_target
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PDF = "application/pdf"
@@ -417,6 +418,7 @@ async def change_status(
 )
 async def subscribe(body: schemas.SubscriptionRequest, who: Who, svc: Svc) -> schemas.SubscriptionOut:
     who.require_role(ROLE_SHARE)
+    await run_in_threadpool(check_target, body.url, svc.settings.api.webhook_allow)
 
     def work() -> ApiSubscription:
         with svc.db.session() as s:

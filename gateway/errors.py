@@ -49,6 +49,7 @@ CODES: dict[str, tuple[int, str]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "不支持的内容类型 (unsupported media type)"),
     "VALIDATION_FAILED": (422, "请求参数不合法 (validation failed)"),
     "NOT_A_PDF": (422, "上传的文件不是PDF (not a PDF)"),
+    "WEBHOOK_TARGET_REFUSED": (422, "回调地址不允许 (webhook target refused: internal or invalid address)"),
     "CLIENT_REGISTRATION_INVALID": (422, "客户端登记信息不合法 (client registration invalid)"),
     "RATE_LIMITED": (429, "请求过于频繁 (rate limit exceeded)"),
     "INTERNAL_ERROR": (500, "内部错误 (internal error)"),

@@ -10,7 +10,8 @@ Two steps, both idempotent and safe to run in several workers:
    JWS (ES256, ``kid`` from ``/v1/jwks.json``) over ``{"sha256": <body hash>, "delivery": id,
    "event_id": ..., "iat": ...}``. A non-2xx answer or a network error is retried with exponential
    backoff up to ``webhook_max_attempts``, then the delivery is marked ``failed``. Delivery is at
-   least once: receivers de-duplicate by ``delivery_id``.
+   least once: receivers de-duplicate by ``delivery_id``. A target is checked when subscribed and again
+   before each POST (:mod:`gateway.webhook_targets`: no internal address unless an operator allows it).
 
 The API process runs both in its background loop (:mod:`gateway.workers`); a DAG that changes
 statuses in bulk — ``license_expiry`` — runs them once itself with :func:`notify_status_changes`,
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -38,6 +39,7 @@ from core.jws import sign_compact
 from core.keys.base import Signer
 from core.settings import Settings
 from gateway.models import ApiCursor, ApiSubscription, ApiUseIndex, ApiWebhookDelivery
+from gateway.webhook_targets import Resolver, WebhookTargetRefused, check_target, system_resolver
 
 STATUS_EVENT_KINDS = ("license.status_changed",)
 CURSOR = "webhooks"
@@ -139,7 +141,11 @@ def deliver_due(
     max_attempts: int,
     backoff_s: float,
     limit: int = 100,
+    allow: Iterable[str] = (),
+    resolve: Resolver = system_resolver,
 ) -> DeliveryStats:
+    """POST the due deliveries; a target that now resolves to an internal address (not in ``allow``)
+    is not sent to: the attempt fails with the reason (:mod:`gateway.webhook_targets`)."""
     stats = DeliveryStats()
     now = utcnow()
     with db.session() as s:
@@ -166,8 +172,11 @@ def deliver_due(
             }
             delivery.attempts += 1
             try:
+                check_target(url, allow, resolve=resolve)
                 resp = client.post(url, content=payload, headers=headers)
                 ok, err = 200 <= resp.status_code < 300, f"HTTP {resp.status_code}"
+            except WebhookTargetRefused as exc:
+                ok, err = False, f"refused: {exc.detail}"[:500]
             except httpx.HTTPError as exc:
                 ok, err = False, f"{type(exc).__name__}: {exc}"[:500]
             del body
@@ -209,5 +218,6 @@ def notify_status_changes(ctx: HasDatabase) -> dict[str, int]:
             ks.token_signer,
             max_attempts=api.webhook_max_attempts,
             backoff_s=api.webhook_backoff_s,
+            allow=api.webhook_allow,
         )
     return {"queued": queued, "delivered": stats.delivered, "retried": stats.retried, "failed": stats.failed}

@@ -40,6 +40,7 @@ def run_webhooks_once(svc: Services, client: httpx.Client) -> webhooks.DeliveryS
         svc.extra.get("webhook_signer") or _token_signer(svc),
         max_attempts=svc.settings.api.webhook_max_attempts,
         backoff_s=svc.settings.api.webhook_backoff_s,
+        allow=svc.settings.api.webhook_allow,
     )
     for name in ("delivered", "retried", "failed"):
         n = getattr(stats, name)

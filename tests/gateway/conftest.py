@@ -55,7 +55,14 @@ class FakeClock:
 
 
 _PASSPHRASE = "gateway-tests-" + uuid.uuid4().hex
-_API = {"webhook_interval_s": 0, "anchor_interval_s": 0, "rate_limit_per_s": 1000.0, "rate_limit_burst": 1000}
+# the tests' webhook receivers listen on loopback: allowed here as an operator would allow an internal host
+_API = {
+    "webhook_interval_s": 0,
+    "anchor_interval_s": 0,
+    "rate_limit_per_s": 1000.0,
+    "rate_limit_burst": 1000,
+    "webhook_allow": ("127.0.0.1/32",),
+}
 
 
 @dataclass(frozen=True)
