@@ -11,8 +11,10 @@
         ├── PayloadTooLarge   413    PAYLOAD_TOO_LARGE
         ├── UnsupportedMedia  415    UNSUPPORTED_MEDIA_TYPE
         ├── Unprocessable     422    VALIDATION_FAILED, NOT_A_PDF
-        │   └── ClientError   422    CLIENT_REGISTRATION_INVALID: a client registration that cannot
-        │                            work, bad code or unknown role (gateway.clients)
+        │   ├── ClientError   422    CLIENT_REGISTRATION_INVALID: a client registration that cannot
+        │   │                        work, bad code or unknown role (gateway.clients)
+        │   └── WebhookTargetRefused 422  WEBHOOK_TARGET_REFUSED: a webhook URL that is malformed or
+        │                            reaches an internal address (gateway.webhook_targets)
         ├── RateLimited       429    RATE_LIMITED (carries ``retry_after`` seconds)
         └── Unavailable       503    LEDGER_UNAVAILABLE, DATABASE_UNAVAILABLE, UPSTREAM_UNAVAILABLE
 
@@ -108,6 +110,10 @@ class ClientError(Unprocessable):
     """A client registration that cannot work (bad code, unknown role); raised by :mod:`gateway.clients`."""
 
     code = "CLIENT_REGISTRATION_INVALID"
+
+
+class WebhookTargetRefused(Unprocessable):
+    code = "WEBHOOK_TARGET_REFUSED"
 
 
 class RateLimited(GatewayError):

@@ -2,9 +2,11 @@
 
 Server-rendered Chinese HTML (Jinja2, autoescaped): valid or not valid and why, license name,
 issuer, issue date and the holder's name masked. Details are shown only with the right
-verification code from the QR, so ids cannot be enumerated for names. ``POST /verify/upload`` runs
-the full file check. Page hits are counted per day and outcome (:class:`~gateway.models.ApiPageHits`)
-and in Prometheus — counted, not chained: the public is not a ledgered client.
+verification code from the QR, and an unknown id and a wrong code get the same answer (404), so ids
+cannot be enumerated at all. ``POST /verify/upload`` runs the full file check and shows the
+registry's record only for a file whose seal holds (a forged file naming a real id learns nothing).
+Page hits are counted per day and outcome (:class:`~gateway.models.ApiPageHits`) and
+in Prometheus — counted, not chained: the public is not a ledgered client.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
 router = APIRouter(
     tags=["public verify page"],
     responses={
-        404: {"description": "未找到该证照 (unknown license)", **_HTML},
+        404: {"description": "未找到该证照或核验码不符 (unknown license or wrong code)", **_HTML},
         422: {"description": "not a PDF (upload)", **_HTML},
         503: {"description": "verification unavailable", **_HTML},
     },
@@ -41,8 +43,20 @@ _env = Environment(
     auto_reload=False,
 )
 
-BAD_CODE_TEXT = "校验码不正确，请扫描证照上的二维码"
+NOT_FOUND_VERDICT = "未找到该证照或核验码不符"
+BAD_CODE_TEXT = "没有与该标识和核验码相符的证照，请扫描证照上的二维码"
 VALID = "01"
+# a verdict that says the file is not what it claims: nothing of the registry is shown for it
+_SEAL_FAILURES = frozenset(
+    {
+        "tampered",
+        "untrusted_issuer",
+        "not_a_license",
+        "disallowed_change",
+        "registry_mismatch",
+        "timestamp_invalid",
+    }
+)
 _LICENSE_ID = re.compile(r"^[0-9A-Za-z.-]{1,120}$")
 HTML_HEADERS = {
     "Content-Security-Policy": (
@@ -121,24 +135,19 @@ async def verify_page(
     if port is None:
         return _render(svc, 503, outcome="unavailable", css="unknown", verdict="核验服务暂不可用", reasons=[])
     view = await run_in_threadpool(port.get, license_id) if _LICENSE_ID.match(license_id) else None
-    if view is None:
-        await run_in_threadpool(_count, svc, "unknown")
+    known = view is not None
+    if view is None or not (
+        code.isprintable() and code and await run_in_threadpool(port.check_verify_code, license_id, code)
+    ):
+        # one answer for an unknown id and a wrong code: the page must not tell which ids exist
+        await run_in_threadpool(_count, svc, "bad_code" if known else "unknown")
         return _render(
             svc,
             404,
             outcome="unknown",
             css="unknown",
-            verdict="未找到该证照",
-            reasons=_reasons(["unknown_license"]),
-        )
-    if (
-        not code.isprintable()
-        or not code
-        or not await run_in_threadpool(port.check_verify_code, license_id, code)
-    ):
-        await run_in_threadpool(_count, svc, "bad_code")
-        return _render(
-            svc, 200, outcome="bad_code", css="unknown", verdict="无法核验", reasons=_reasons(["bad_code"])
+            verdict=NOT_FOUND_VERDICT,
+            reasons=_reasons(["bad_code"]),
         )
     codes = _registry_verdict(view)
     if not codes:
@@ -184,7 +193,10 @@ async def verify_upload(
         )
     report = await run_in_threadpool(port.verify, data, as_dept=None)
     lid = report.get("license_id")
-    view = await run_in_threadpool(port.get, lid) if lid else None
+    sealed = not set(report.get("reasons", [])) & _SEAL_FAILURES
+    # the registry's record is shown for a file whose seal holds (valid, or genuine but revoked,
+    # expired …); a forged or tampered file that names a real license's id learns nothing of it
+    view = await run_in_threadpool(port.get, lid) if lid and sealed else None
     valid = bool(report.get("valid"))
     await run_in_threadpool(_count, svc, "upload_valid" if valid else "upload_not_valid")
     copy = report.get("copy")

@@ -22,18 +22,16 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
-from gateway.errors import GatewayError
+from gateway.errors import WebhookTargetRefused
 
 Resolver = Callable[[str, int], Sequence[str]]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+__all__ = ["Resolver", "WebhookTargetRefused", "check_target", "system_resolver"]
+
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598): not in is_private
-
-
-class WebhookTargetRefused(GatewayError):
-    code = "WEBHOOK_TARGET_REFUSED"
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -67,12 +65,16 @@ def _internal(addr: IPAddress) -> str | None:
 
 def check_target(url: str, allow: Iterable[str] = (), *, resolve: Resolver = system_resolver) -> list[str]:
     """The addresses ``url`` may be sent to; raises :class:`WebhookTargetRefused` naming the reason."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise WebhookTargetRefused(f"webhook URL is malformed: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise WebhookTargetRefused(f"webhook URL scheme {parts.scheme!r} is not http or https")
     if parts.username is not None or parts.password is not None:
         raise WebhookTargetRefused("webhook URL must not carry user info (user:password@)")
-    host = (parts.hostname or "").lower()
+    host = (hostname or "").lower()
     if not host:
         raise WebhookTargetRefused("webhook URL has no host")
     try:

@@ -36,6 +36,8 @@ def _resolver(table: dict[str, Sequence[str]]):
         ("ftp://hooks.example/x", "scheme"),
         ("http://user:pw@hooks.example/x", "user info"),
         ("http://nowhere.example/x", "does not resolve"),
+        ("http://[::1/x", "malformed"),
+        ("http://hooks.example:99999/x", "port"),
     ],
 )
 def test_an_internal_or_malformed_target_is_refused_with_its_reason(url: str, why: str) -> None:
