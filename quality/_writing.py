@@ -133,17 +133,18 @@ class Writer:
         for p in split.quarantined:
             if p >= n:
                 bl = parsed.bad[p - n]
+                # why the line is not a row (not JSON, a bad byte, too large, a repeated key …)
+                # travels with its reason, so `cases quarantine show` says it
+                why = [{**r, "detail": bl.message} if r.get("field") is None else r for r in reasons[p]]
                 doc = {
                     "line": bl.line,
                     "byte_offset": bl.byte_offset,
-                    "reasons": reasons[p],
+                    "reasons": why,
                     "raw": bl.text,
                     "detail": bl.message,
                 }
                 q_rows.append(
-                    QuarantineIn(
-                        batch.hash, reasons[p], line=bl.line, byte_offset=bl.byte_offset, raw=bl.text
-                    )
+                    QuarantineIn(batch.hash, why, line=bl.line, byte_offset=bl.byte_offset, raw=bl.text)
                 )
             else:
                 row = values[p]

@@ -185,15 +185,12 @@ def test_held_row_owns_its_guid_and_duplicates_are_first_wins(
 
 def test_unparseable_files_are_quarantined_whole(sqlite_gate: GateFactory) -> None:
     gate = sqlite_gate()
-    garbage = b'{"table": "up_pro_accept"}\n' + b"\xff\xfe\x00binary\n" * 3
+    garbage = b"\n" + b"\xff\xfe\x00binary\n" * 3  # no line of it can be read
     o = gate.validate_batch(Batch(garbage, name="garbage.jsonl"))
     _assert_split(o)
-    assert o.file_quarantined and o.rows == 4 and o.quarantined == 4
-    assert (
-        o.fault is not None
-        and o.fault["line"] == 2
-        and o.fault["byte_offset"] == len(b'{"table": "up_pro_accept"}\n')
-    )
+    assert o.file_quarantined and o.rows == 3 and o.quarantined == 3
+    assert o.fault is not None and o.fault["line"] == 2 and o.fault["byte_offset"] == 1
+    assert "0xff" in o.fault["message"]
     entry = _rows(gate, QuarantinedRow, batch_hash=o.batch_hash)
     assert len(entry) == 1 and entry[0].kind == "file" and entry[0].line == 2
     csv = b"project_no,task_code\nP1,T1\n"
@@ -208,6 +205,45 @@ def test_unparseable_files_are_quarantined_whole(sqlite_gate: GateFactory) -> No
     assert o3.rows == 3
     empty = gate.validate_batch(Batch(b"\n\n", name="empty"))
     assert (empty.rows, empty.curated, empty.held, empty.quarantined) == (0, 0, 0, 0)
+
+
+def test_a_damaged_byte_or_a_hostile_line_quarantines_that_line_and_the_good_rows_survive(
+    sqlite_gate: GateFactory, tmp_path: Path
+) -> None:
+    """Issue 20: one invalid byte, one line of 1,000 nested brackets, a repeated key, a row of 600
+    keys and an over-long line each quarantine their own line (row.not_json with the cause); the
+    good rows beside them are curated."""
+    gate = sqlite_gate()
+    path = tmp_path / "clean.jsonl"
+    write_case_files(path, 200, seed=7, bad_ratio=0.0)
+    accept = [r for r in map(json.loads, path.read_text().splitlines()) if r["table"] == "up_pro_accept"]
+    good = [_line(a) for a in accept[:3]]
+    damaged = _line(accept[3]).replace("大邑".encode(), b"\xff\xfe", 1)
+    if damaged == _line(accept[3]):
+        damaged = _line(accept[3])[:-3] + b"\xff" + _line(accept[3])[-3:]
+    repeated = _line(accept[4]).replace(b'{"', b'{"task_code": "X", "', 1)
+    hostile = [
+        damaged,
+        b'{"table": "up_pro_accept", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}\n",
+        repeated,
+        b"{" + b",".join(b'"k%d": 1' % i for i in range(600)) + b"}\n",
+        b'{"table": "up_pro_accept", "x": "' + b"a" * 1_200_000 + b'"}\n',
+    ]
+    o = gate.validate_batch(Batch(good[0] + hostile[0] + good[1] + b"".join(hostile[1:]) + good[2], name="h"))
+    _assert_split(o)
+    assert not o.file_quarantined
+    assert (o.curated, o.quarantined) == (3, 5), o.reasons
+    assert o.reasons == {"row.not_json": 5}
+    rows = {r.line: r for r in _rows(gate, QuarantinedRow, batch_hash=o.batch_hash)}
+    details = {line: json.dumps(r.reasons, ensure_ascii=False) for line, r in rows.items()}
+    assert "not valid UTF-8" in details[2]
+    assert "nested too deeply" in details[4]
+    assert "'task_code' is given more than once" in details[5]
+    assert "600 keys" in details[6]
+    assert "characters (at most" in details[7]
+    assert (
+        len(rows[7].raw or "") < 10_000
+    )  # the evidence of a huge line is its head; the raw batch keeps it all
 
 
 def test_gb18030_batch_is_transcoded(sqlite_gate: GateFactory, tmp_path: Path) -> None:
