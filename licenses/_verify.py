@@ -2,6 +2,9 @@
 
 What is checked, in order, each failure mapped to a fixed reason code (``_report``):
 
+0. the file's structure is within the bounds of a license (:func:`structure_refusal`: object,
+   signature-field and revision counts; a license has ~50 objects, 2 signature fields and a few
+   revisions) — else ``not_a_license`` before any parsing, so one upload cannot tie a worker up;
 1. the file parses and has a certification signature in field ``ZZQZ`` with the license metadata
    (``license.json``) inside the certified revision — else ``not_a_license``;
 2. the signature's integrity (digest over the byte range, CMS signature, whole revision covered)
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +37,31 @@ from cryptography.hazmat.primitives import serialization
 from licenses import _report as R
 from licenses._pades import FIELD_NAME, Trust, crl_to_asn1
 from licenses._render import ATTACHMENT_NAME
+
+MAX_OBJECTS = 5_000  # indirect objects, counted with those declared inside object streams
+MAX_SIGNATURE_FIELDS = 32  # the seal, document timestamps (one per archiving) and room to spare
+MAX_REVISIONS = 64  # incremental updates (%%EOF markers)
+
+_OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")
+_SIG_FIELD = re.compile(rb"/FT\s*/Sig\b")
+_OBJSTM_N = re.compile(rb"/Type\s*/ObjStm\b[^>]{0,200}?/N\s+(\d+)|/N\s+(\d+)[^>]{0,200}?/Type\s*/ObjStm\b")
+
+
+def structure_refusal(pdf: bytes) -> str | None:
+    """Why ``pdf`` is too large in structure to be a license (None: it is within bounds). Counted on
+    the raw bytes with regular expressions, before a parser builds anything."""
+    revisions = pdf.count(b"%%EOF")
+    if revisions > MAX_REVISIONS:
+        return f"the file has {revisions} revisions (a license has at most {MAX_REVISIONS}); not checked"
+    fields = sum(1 for _ in _SIG_FIELD.finditer(pdf))
+    if fields > MAX_SIGNATURE_FIELDS:
+        most = MAX_SIGNATURE_FIELDS
+        return f"the file has {fields} signature fields (a license has at most {most}); not checked"
+    objects = sum(1 for _ in _OBJ.finditer(pdf))
+    objects += sum(int(a or b) for a, b in _OBJSTM_N.findall(pdf))
+    if objects > MAX_OBJECTS:
+        return f"the file has {objects} objects (a license has at most {MAX_OBJECTS}); not checked"
+    return None
 
 
 @dataclass
@@ -117,6 +146,10 @@ async def check_file(pdf: bytes, trust: Trust, *, now: datetime | None = None) -
 
     out = FileFindings()
     now = now or datetime.now(UTC)
+    too_big = structure_refusal(pdf)
+    if too_big is not None:
+        out.fail(R.NOT_A_LICENSE, too_big)
+        return out
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         sigs = reader.embedded_signatures

@@ -176,3 +176,40 @@ def test_revocation_is_judged_as_of_the_signature_timestamp(tmp_path: Path) -> N
         assert "signer_revoked" in late_report.reasons
     finally:
         env.db.dispose()
+
+
+def _many(n: int, body: bytes) -> bytes:
+    return (
+        b"%PDF-1.7\n"
+        + b"".join(b"%d 0 obj\n" % i + body + b"\nendobj\n" for i in range(1, n + 1))
+        + b"%%EOF\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pdf", "said"),
+    [
+        (_many(250_000, b"<</FT /Sig /T (f)>>"), "signature fields"),  # the 19 MB upload of issue 20
+        (_many(40, b"<</FT /Sig /T (f)>>"), "signature fields"),
+        (_many(6_000, b"<</Type /Annot>>"), "objects"),
+        (_many(3, b"<</Type /ObjStm /N 90000 /First 4>>stream\nendstream"), "objects"),
+        (b"%PDF-1.7\n" + b"1 0 obj\n<<>>\nendobj\n%%EOF\n" * 70, "revisions"),
+    ],
+    ids=["250k-sig-fields", "40-sig-fields", "6k-objects", "object-stream-of-90k", "70-revisions"],
+)
+def test_a_file_too_large_in_structure_is_refused_before_parsing(
+    lic_env: LicEnv, pdf: bytes, said: str
+) -> None:
+    report = verify(lic_env, pdf)
+    assert report.reasons == ["not_a_license"]
+    assert any(said in n and "not checked" in n for n in report.notes), report.notes
+
+
+def test_a_real_license_is_well_within_the_structure_bounds(lic_env: LicEnv) -> None:
+    from licenses._verify import structure_refusal
+    from licenses.archive import archive
+
+    lic = lic_env.registry.issue(business_request())
+    for _ in range(3):  # archived three times: three more revisions and signature fields
+        archive(lic_env.registry, lic.license_id)
+    assert structure_refusal(lic_env.registry.file(lic.license_id)) is None
