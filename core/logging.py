@@ -38,6 +38,10 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RESERVED}
 
 
+_BIDI_CODES = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)
+_BIDI = {c: f"\\u{c:04x}" for c in _BIDI_CODES}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
@@ -49,13 +53,24 @@ class JsonFormatter(logging.Formatter):
         doc.update(_fields(record))
         if record.exc_info:
             doc["exc"] = redact_text(self.formatException(record.exc_info))
-        return json.dumps(doc, ensure_ascii=False, default=str)
+        # Chinese stays readable; bidi overrides are written as JSON escapes (they only occur in strings)
+        return json.dumps(doc, ensure_ascii=False, default=str).translate(_BIDI)
+
+
+# a log line is one line: control characters (CR, LF, ESC …) and bidi overrides in a message or
+# field — e.g. ``%0A`` in a request path — are escaped, so input cannot forge a line or hide text
+_UNSAFE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | _BIDI
+
+
+def escape_line(text: str) -> str:
+    """``text`` with every control and bidi-override character written as an escape."""
+    return text if text.isprintable() else text.translate(_UNSAFE)
 
 
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
-        line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()}" + (
+        extra = " ".join(f"{k}={escape_line(str(v))}" for k, v in _fields(record).items())
+        line = f"{record.levelname.lower():7} {record.name}: {escape_line(record.getMessage())}" + (
             f" {extra}" if extra else ""
         )
         if record.exc_info:

@@ -17,10 +17,13 @@ Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")
 ]
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # printable text: no NUL or control characters
+# one line of visible text: no control characters (CR, LF, TAB …), no bidi overrides or isolates,
+# no zero-width characters — a use cause is written to the holder's use ledger and read by people
+_LINE = r"^[^\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*$"
 UseCause = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_TEXT),
-    Field(description="用证事由: why the license is needed (1–200 characters)"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_LINE),
+    Field(description="用证事由: why the license is needed (1–200 characters, one line of visible text)"),
 ]
 HolderCode = Annotated[
     str,

@@ -464,3 +464,17 @@ async def test_anchors_timestamp_the_heads_and_audit_verify_checks_them(make_gat
     with gw.db.session() as s:
         (check,) = verify_anchors(s)
     assert not check.ok and any("differs" in p for p in check.problems)
+
+
+@pytest.mark.parametrize("cause", ["核对\r\n伪造的一行", "核对\u202e反转", "核\u200b对", "核对\x1b[31m"])
+async def test_a_use_cause_with_control_bidi_or_zero_width_characters_is_refused(
+    make_gateway, issued: Issued, cause: str
+) -> None:
+    """The use ledger is read by the holder: a cause is one line of visible text (issue 20)."""
+    gw = await make_gateway()
+    h = await gw.auth(gw.add_client())
+    r = await gw.client.get(
+        f"/v1/licenses/{issued.biz_h1}", params={"purpose": PURPOSE, "use_cause": cause}, headers=h
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "VALIDATION_FAILED" and "use_cause" in r.text
