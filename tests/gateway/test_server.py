@@ -338,3 +338,34 @@ def test_license_copy_command(gw_settings: Settings, issued: Issued, tmp_path: P
         check=False,
     )
     assert res.returncode == 1
+
+
+def _raw(base: str, head: bytes, chunk: int = 65536) -> tuple[bytes, float]:
+    """Send ``head`` over a new connection in chunks; (what the server answered, seconds taken)."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    t0 = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        try:
+            for i in range(0, len(head), chunk):
+                sock.sendall(head[i : i + chunk])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed the connection while the head was still coming
+        got = b""
+        with contextlib.suppress(OSError):
+            while part := sock.recv(65536):
+                got += part
+    return got, time.monotonic() - t0
+
+
+def test_a_request_head_over_64_kib_is_refused_before_login(server: tuple[str, Settings]) -> None:
+    """Issue 20: a 32 MB header was read (3.6 s, +60 MB) before any login; now 431 and the
+    connection closes after the first 64 KiB. A head of 16 KiB is served."""
+    base, _ = server
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (32 * 1024 * 1024) + b"\r\n\r\n"
+    answer, _seconds = _raw(base, big)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    ok = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Fine: " + b"b" * 16384 + b"\r\n\r\n"
+    answer, _ = _raw(base, ok)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]

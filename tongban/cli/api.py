@@ -38,8 +38,11 @@ def serve(
     if n > 1:
         metrics_dir = prepare_multiprocess_metrics(s.data_dir)
         console.print(f"[dim]{n} workers; /metrics adds up every worker ({metrics_dir})[/dim]")
+    from gateway.http_protocol import BoundedHttpToolsProtocol
+
     uvicorn.run(
         "tongban.api_app:app_from_env",
+        http=BoundedHttpToolsProtocol,
         factory=True,
         host=host or s.api.host,
         port=port or s.api.port,
