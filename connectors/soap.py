@@ -6,7 +6,8 @@
   declaration or external reference raises :class:`~connectors.errors.XmlAttack`.
 - Bounded replies: :class:`BoundedTransport` streams the body and stops at
   ``max_response_bytes`` (a 100 MB reply costs at most the cap in memory) and enforces a whole-
-  reply deadline, not only a per-read timeout.
+  exchange deadline, not only a per-read timeout (:mod:`connectors.deadline` cuts the socket of a
+  peer that trickles its reply; the call fails as a retryable ``Timeout``).
 - WS-Security: UsernameToken (password digest, fresh nonce) + wsu:Timestamp, composed with
   ``zeep.wsse.Compose`` (a plain list crashes on the reply, FACTS.md).
 - One ``requests.Session`` per client (keep-alive, pool sized for the outbox's concurrency).
@@ -34,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from connectors.deadline import DeadlineAdapter, deadline
 from connectors.errors import (
     ClientFault,
     ConnectorError,
@@ -176,10 +177,21 @@ class BoundedTransport:
 
     def _post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
         t = self.timing
+        total = t.read_timeout_s + t.connect_timeout_s
+        with deadline(total) as armed:
+            try:
+                return self._exchange(address, message, headers)
+            except Exception as exc:  # whatever a cut socket raises (requests, urllib3, OSError, ours)
+                if armed.fired:  # the watchdog cut a reply that came too slowly (e.g. one byte at a time)
+                    raise Timeout(f"reply not complete within {total:.2f}s (the whole exchange)") from exc
+                raise
+
+    def _exchange(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
+        t = self.timing
         self.wire.request = message if isinstance(message, bytes) else str(message).encode()
         self.wire.response = b""
         self.wire.status = None
-        deadline = time.monotonic() + t.read_timeout_s + t.connect_timeout_s
+        deadline_at = time.monotonic() + t.read_timeout_s + t.connect_timeout_s
         resp: requests.Response = self.zeep.session.post(
             address,
             data=message,
@@ -201,7 +213,7 @@ class BoundedTransport:
                     raise ResponseTooLarge(
                         f"reply exceeded the limit of {t.max_response_bytes} bytes; cut off after {len(buf)}"
                     )
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline_at:
                     raise Timeout(f"reply not complete within {t.read_timeout_s + t.connect_timeout_s:.2f}s")
         except ConnectorError:
             resp.close()  # drop the connection: the rest of the body is never read
@@ -300,7 +312,7 @@ def hardened_settings() -> Any:
 
 def make_session(pool: int = 4) -> requests.Session:
     s = requests.Session()
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(2, pool), max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=2, pool_maxsize=max(2, pool), max_retries=0)
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     s.headers["User-Agent"] = "tongban-connectors"

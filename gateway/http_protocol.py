@@ -3,11 +3,11 @@ request head (request line and headers).
 
 httptools accumulates a header however long it is, and uvicorn sets no limit, so a client could
 make a worker read and hold a 32 MB header before any login. :class:`BoundedHttpToolsProtocol`
-counts the bytes received while a request's head is incomplete and, past
-:data:`MAX_HEAD_BYTES`, answers ``431 Request Header Fields Too Large`` and closes the connection.
-The count is an upper bound (a chunk may also carry the end of an earlier request), which only
-errs towards refusing a pipelined request with a huge head. ``tongban api serve`` passes the class
-to uvicorn as ``http=``.
+counts the bytes of every chunk after which a request's head is still incomplete and, past
+:data:`MAX_HEAD_BYTES`, answers ``431 Request Header Fields Too Large`` and closes the connection
+(a head is held at most to the bound plus two reads). A chunk that completes a head — with the
+start of an upload's body after it — or in which one begins does not count. ``tongban api serve``
+passes the class to uvicorn as ``http=``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True  # a new connection starts with a request head
         self._head_bytes = 0
+        self._began = False  # a head began inside the chunk being parsed (its share is unknown)
         self._refused = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_bytes, self._began = True, 0, True
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -46,16 +47,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._head_bytes = True, 0  # what follows on this connection is a new head
+        self._in_head, self._head_bytes, self._began = True, 0, True  # what follows is a new head
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if self._in_head:
+        self._began = False
+        super().data_received(data)
+        # counted after parsing, whole chunks after which the head is still open; the chunk in which
+        # a head began is not counted (it may hold an earlier request and its body), so a head is
+        # held at most to the bound plus two reads
+        if self._in_head and not self._began:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refused = True
                 self.transport.write(_REFUSAL)
                 self.transport.close()
-                return
-        super().data_received(data)

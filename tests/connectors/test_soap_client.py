@@ -139,3 +139,68 @@ def test_ws_security_is_verified_by_the_province(tmp_path) -> None:
                 c.query_counts()
     finally:
         srv.close()
+
+
+class _Trickler:
+    """A peer on loopback that answers any request one byte every ``gap_s`` seconds — in the status
+    line, the headers or the body — and counts the bytes it got out before the client hung up."""
+
+    def __init__(self, where: str, gap_s: float = 0.2) -> None:
+        import socket
+        import threading
+
+        body = b"<x/>" * 500
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nX-Pad: %s\r\nContent-Length: %d\r\n\r\n" % (
+            b"p" * 300,
+            len(body),
+        )
+        self.reply = head if where == "headers" else head + body
+        self.skip = 0 if where == "headers" else len(head)  # sent at once before the trickle
+        self.gap_s, self.sent = gap_s, 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/province"
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                try:
+                    conn.sendall(self.reply[: self.skip])
+                    for i in range(self.skip, len(self.reply)):
+                        if self._stop.wait(self.gap_s):
+                            return
+                        conn.sendall(self.reply[i : i + 1])
+                        self.sent += 1
+                except OSError:
+                    continue  # the client hung up: next connection
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+@pytest.mark.timeout(120)  # without the deadline the trickle would hold the call for minutes
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_a_peer_trickling_its_reply_is_cut_at_the_whole_exchange_deadline(where: str) -> None:
+    """Issue 20: one byte every 0.2 s never trips a 1 s read timeout; the exchange deadline (read +
+    connect timeout) cuts it, and the call fails as a retryable Timeout, each attempt in the log."""
+    peer = _Trickler(where)
+    exchanges: list[object] = []
+    try:
+        timing = dataclasses.replace(FAST, read_timeout_s=1.0, connect_timeout_s=0.5, attempts=2)
+        client = ProvinceSoapClient(peer.url, timing=timing, recorder=exchanges.append)
+        with pytest.raises(Timeout) as info:
+            client.query_counts()
+        assert info.value.retryable
+        assert "whole exchange" in str(info.value) or "not complete" in str(info.value)
+        assert len(exchanges) == 2  # both attempts ended by the deadline, each recorded
+        # the trickled part is 300+ bytes (head) or 2,000 (body): the client hung up long before
+        assert peer.sent < 100, peer.sent
+    finally:
+        peer.close()

@@ -210,7 +210,7 @@ def test_authorization_matrix_over_real_http(server: tuple[str, Settings], issue
         text=True,
         check=False,
     )
-    assert ex.returncode == 0, ex.stderr
+    assert ex.returncode == 0, ex.stdout + ex.stderr
     assert "2 license(s)" in ex.stdout and "verify: valid=True kind=copy" in ex.stdout, ex.stdout
 
 
@@ -369,3 +369,15 @@ def test_a_request_head_over_64_kib_is_refused_before_login(server: tuple[str, S
     ok = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Fine: " + b"b" * 16384 + b"\r\n\r\n"
     answer, _ = _raw(base, ok)
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+def test_an_upload_whose_first_read_carries_head_and_body_is_served(server: tuple[str, Settings]) -> None:
+    """The head bound counts only reads after which the head is still open: a 200 KiB body sent in
+    one piece with its head is not a long head (a 431 here once broke the sharing example)."""
+    base, _ = server
+    body = b"x" * (200 * 1024)
+    head = b"POST /verify/upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head += b"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(body)
+    answer, _ = _raw(base, head + body, chunk=len(head) + len(body))
+    assert not answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
