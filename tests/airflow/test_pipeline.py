@@ -271,7 +271,9 @@ def test_a_status_change_no_dag_made_reaches_the_catalog_with_license_catalog_sy
     assert snapshot(plain) == snap and len(plain.peers.province.events()) == before + 1
 
 
-def test_license_expiry_moves_a_license_past_its_end_to_05_and_the_province_hears_once(plain: World) -> None:
+def test_license_expiry_moves_a_license_past_its_end_to_05_and_the_province_hears_once(
+    plain: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A 营业执照 issued in 2023 with an end of validity of 2024-01-01 (the registry still says 01):
     the nightly license_expiry run moves it — and nothing else — to 05 through the lifecycle, the
     province's catalog receives the status change once, and the department that used the license
