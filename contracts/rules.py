@@ -58,6 +58,10 @@ ACCEPT_PROMISE_DATE_PROVISIONAL = "accept.promise_date.provisional"
 SPECIAL_DATE_ORDER = "special.date_order"
 RESULT_DATE_ORDER = "result.date_order"
 CHILD_PARENT_MISSING = "child.parent_missing"
+MATERIAL_STATE_COLUMNS = "material.state_columns"
+MATERIAL_LICENSE_REF = "material.license_ref"
+MATERIAL_PRIMARY_DEFERRED = "material.primary_deferred"
+MATERIAL_SUPPLY_BY_ORDER = "material.supply_by_order"
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,36 @@ _ALL = (
         "quarantine",
         "case",
         ("up_pro_result",),
+    ),
+    Rule(
+        MATERIAL_STATE_COLUMNS,
+        "The material's columns do not fit its material_state: 容缺 (2) needs supply_by, 已补正 (3) needs "
+        "supplied_date, 电子证照 (4) needs license_ref, and only 电子证照 rows carry a license_ref.",
+        "quarantine",
+        "row",
+        ("up_pro_material",),
+    ),
+    Rule(
+        MATERIAL_LICENSE_REF,
+        "license_ref is not a well-formed GB/T 36904 license identifier (prefix, parts, MOD 37,36 check).",
+        "quarantine",
+        "field",
+        ("up_pro_material",),
+    ),
+    Rule(
+        MATERIAL_PRIMARY_DEFERRED,
+        "A material the service item catalog marks as primary (主要材料) was accepted as missing (容缺); "
+        "only secondary materials may be.",
+        "quarantine",
+        "row",
+        ("up_pro_material",),
+    ),
+    Rule(
+        MATERIAL_SUPPLY_BY_ORDER,
+        "supply_by (补正期限) is before the case's accept_date.",
+        "quarantine",
+        "case",
+        ("up_pro_material",),
     ),
     Rule(
         CHILD_PARENT_MISSING,
