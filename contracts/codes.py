@@ -155,6 +155,14 @@ _LISTS = (
         {"1": "已提交", "2": "容缺", "3": "已补正", "4": "电子证照"},
     ),
     _cl(
+        "use_purpose",
+        "用证目的",
+        "project",
+        "this project's purposes of a use the gateway itself records (the sharing API's purposes are "
+        "the codes of each client's grant): 办事 = a license reused at intake instead of a document",
+        {"办事": "办理政务服务事项(电子证照免提交)"},
+    ),
+    _cl(
         "eval_level",
         "评价等级",
         "standard",
