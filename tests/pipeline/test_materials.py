@@ -332,3 +332,38 @@ def test_each_bad_reference_holds_its_case_with_its_own_reason(env: LicEnv, ctx:
         from core.casematerials import blocking
 
         assert set(blocking(s, list(cases))) == set(cases)  # each case is held from issuance
+
+
+def test_held_cases_are_shown_on_the_dq_site_and_by_the_cli(
+    env: LicEnv, ctx: FlowContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the tests above: the held references (each reason) and the missed supply date are on the
+    data-quality site's holds page and in ``tongban cases materials``."""
+    from typer.testing import CliRunner
+
+    from quality.site import QualitySite
+    from tongban.cli import app
+
+    page = QualitySite(env.settings, database=env.db).page("holds.html")
+    assert page is not None
+    html = page.decode()
+    for rid in (
+        R.LICENSE_REF_UNKNOWN,
+        R.LICENSE_REF_EXPIRED,
+        R.LICENSE_REF_REVOKED,
+        R.LICENSE_REF_HOLDER_MISMATCH,
+    ):
+        assert f"data-reason='{rid}'" in html
+    assert "HOLD-OTHER" in html and "REUSE-OK" not in html  # a verified reference holds nothing
+    assert "MISSED-1" not in html  # supplied late: no longer held
+
+    monkeypatch.setenv("TONGBAN_DATA_DIR", str(env.settings.data_path))
+    monkeypatch.setenv("TONGBAN_KEYS__PASSPHRASE", env.settings.keys.passphrase.get_secret_value())  # type: ignore[union-attr]
+    out = CliRunner().invoke(app, ["cases", "materials", "--state", "held", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    reasons = {m["project_no"]: m["reason"] for m in doc["materials"]}
+    assert (
+        reasons["HOLD-REVOKED"] == R.LICENSE_REF_REVOKED and reasons["HOLD-UNKNOWN"] == R.LICENSE_REF_UNKNOWN
+    )
+    assert doc["counts"]["licenses_reused"] == 1 and doc["counts"]["deferred_missed"] == 1
