@@ -276,6 +276,14 @@ def counts(ctx: FlowContext) -> dict[str, Any]:
             )
             or 0
         )
+        reused = int(
+            s.scalar(
+                select(func.count(func.distinct(CaseMaterial.license_ref))).where(
+                    CaseMaterial.kind == LICENSE_REF, CaseMaterial.state == VERIFIED
+                )
+            )
+            or 0
+        )
         held = dict(
             s.execute(
                 select(CaseMaterial.reason, func.count())
@@ -290,7 +298,8 @@ def counts(ctx: FlowContext) -> dict[str, Any]:
         "deferred_supplied": deferred.get(SUPPLIED, 0),
         "deferred_missing": deferred.get(MISSING, 0),
         "deferred_missed": missed,
-        "licenses_reused": refs.get(VERIFIED, 0),
+        "licenses_reused": reused,  # distinct licenses
+        "paper_documents_avoided": refs.get(VERIFIED, 0),  # material rows a verified license replaced
         "license_refs_held": refs.get(HELD, 0),
         "license_refs_pending": refs.get(PENDING, 0),
         "held_reasons": {str(k): int(v) for k, v in held.items()},

@@ -216,14 +216,20 @@ def reuse_cases(
         ref = holders[0]["license_id"] if n == len(holders) >= 3 else h["license_id"]
         stamp = f"{accept.isoformat()}T09:{n % 60:02d}:00+08:00"
 
-        def sync(values: dict[str, Any], *, project_no: str = project_no, stamp: str = stamp) -> dict[str, Any]:
+        def sync(
+            values: dict[str, Any],
+            *,
+            project_no: str = project_no,
+            stamp: str = stamp,
+            region: str = item.region_code,
+        ) -> dict[str, Any]:
             values.update(
                 project_no=project_no,
                 row_guid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                cd_batch=f"{item.region_code}-{accept:%Y%m%d}-09",
+                cd_batch=f"{region}-{accept:%Y%m%d}-09",
                 cd_operation="I",
                 cd_time=stamp,
-                data_source=f"yc-{item.region_code}",
+                data_source=f"yc-{region}",
             )
             return values
 
