@@ -11,10 +11,10 @@
    licenses just issued) → county_cases_ingest → case_quality (follow-up 食品经营许可 cases of holders
    of the 营业执照 just issued, their 营业执照 material a reference to that license instead of paper:
    :func:`add_reuse_cases`, issue 18) → case_push_province → license_catalog_sync → sla_monitor →
-   license_expiry, with a live progress line read from the database. ``license_expiry`` runs as the night after the first end of
-   validity among the issued licenses (:func:`expiry_night`; the generated 食品经营许可证 are valid 5
-   years from their result date), so the demo shows the sweep move a license to 05 失效, publish it
-   to the province and count it;
+   license_expiry, with a live progress line read from the database. ``license_expiry`` runs as the
+   night after the first end of validity among the issued licenses (:func:`expiry_night`; the
+   generated 食品经营许可证 are valid 5 years from their result date), so the demo shows the sweep
+   move a license to 05 失效, publish it to the province and count it;
 5. a summary from the database, the store and the province (:func:`pipeline.summary.collect`).
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
