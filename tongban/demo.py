@@ -624,14 +624,15 @@ def _print_summary(
     t.add_row(
         "容缺 (accepted missing)",
         f"{m.get('deferred_accepted', 0):,} materials accepted as missing: {m.get('deferred_supplied', 0):,} "
-        f"supplied, {m.get('deferred_missed', 0):,} missed their supply date (flagged once, clock stopped), "
-        f"{m.get('deferred_missing', 0):,} still missing; licenses wait for the supply",
+        f"supplied, {m.get('deferred_missing', 0):,} still missing — {m.get('deferred_missed', 0):,} of them past "
+        "their supply date (flagged once, clock stopped); their licenses wait for the supply",
     )
+    held = ", ".join(f"{r} {n}" for r, n in sorted((m.get("held_reasons") or {}).items())) or "none"
     t.add_row(
         "免提交 (licenses reused)",
         f"{m.get('licenses_reused', 0):,} licenses reused at intake in {f.get('reuse_cases', 0):,} follow-up "
         f"cases — {m.get('paper_documents_avoided', 0):,} paper documents avoided, each use in the holder's "
-        f"use ledger; {m.get('license_refs_held', 0):,} held ({m.get('held_reasons') or 'none'})",
+        f"use ledger; {m.get('license_refs_held', 0):,} references held ({held})",
     )
     dl = f.get("case_deadlines") or {}
     t.add_row(
