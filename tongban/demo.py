@@ -624,8 +624,8 @@ def _print_summary(
     t.add_row(
         "容缺 (accepted missing)",
         f"{m.get('deferred_accepted', 0):,} materials accepted as missing: {m.get('deferred_supplied', 0):,} "
-        f"supplied, {m.get('deferred_missing', 0):,} still missing — {m.get('deferred_missed', 0):,} of them "
-        "past their supply date (flagged once, clock stopped); their licenses wait for the supply",
+        f"supplied, {m.get('deferred_missing', 0):,} still missing; {m.get('deferred_missed', 0):,} missed "
+        "their supply date (flagged once, clock stopped until supplied); licenses wait for the supply",
     )
     held = ", ".join(f"{r} {n}" for r, n in sorted((m.get("held_reasons") or {}).items())) or "none"
     t.add_row(
