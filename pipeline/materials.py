@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import select
 
 from contracts import rules as R
+from core.canonical import canonical_json, sha256_hex
 from core.casematerials import (
     DEFERRED,
     HELD,
@@ -220,13 +221,18 @@ def verify(ctx: FlowContext, *, now: datetime | None = None) -> dict[str, Any]:
                 reasons[reason] += 1
                 continue
             dept = str(accept.get("org_code") or "")
+            used = {
+                "project_no": row.project_no,
+                "material_row_guid": row.row_guid,
+                "license_id": rec.license_id,
+            }
             doc = use_entry(
                 client_id=INTAKE_CLIENT,
                 dept=dept,
                 op="intake",
                 license_ids=[rec.license_id],
                 result="verified",
-                payload_sha256="",
+                payload_sha256=sha256_hex(canonical_json(used)),  # what the use stood for
                 request_id=f"{row.project_no}:{row.row_guid}",
                 purpose=PURPOSE,
                 cause=row.project_no,
