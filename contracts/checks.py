@@ -22,7 +22,11 @@ Semantics:
   project_no arrives later in the stream, then checked against it (``result.date_order``), and at
   :meth:`BatchChecker.finish` still-held rows are reported as held. A child whose parent is
   quarantined therefore stays held. Parents from earlier batches can be passed in
-  (``known_parents``: project_no → accept_date).
+  (``known_parents``: project_no → accept_date). A material's supply_by (补正期限) is checked against
+  its parent's accept_date the same way (``material.supply_by_order``).
+* **Material states** (issue 18): :func:`material_state_problem` says which columns each
+  ``material_state`` needs; a ``license_ref`` must be a well-formed GB/T 36904 identifier; a primary
+  material (the catalog's ``primary_materials``) cannot be 容缺.
 
 Public API::
 
@@ -43,7 +47,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -54,7 +58,7 @@ from contracts.calendar import WorkCalendar, default_calendar
 from contracts.codes import CODE_LISTS
 from contracts.fields import TABLES, FieldSpec
 from contracts.formats import Source, read_lines
-from contracts.validators import holder_id_problem, region_code_problem, uscc_problem
+from contracts.validators import holder_id_problem, license_id_problem, region_code_problem, uscc_problem
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TS_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
@@ -211,6 +215,46 @@ def _accept_rules(v: Mapping[str, Any], out: RowCheck, cal: WorkCalendar) -> Non
             )
 
 
+MISSING, SUPPLIED, LICENSE_REF = "2", "3", "4"  # material_state codes (contracts.codes)
+
+
+def material_state_problem(state: str | None, present: Collection[str]) -> str | None:
+    """What a material row of ``state`` (None = 1 submitted) lacks or carries wrongly, given the
+    columns ``present`` (not null, not blank), as a message; None when its columns fit."""
+    if state == MISSING and "supply_by" not in present:
+        return "a 容缺 material (material_state 2) needs supply_by"
+    if state == SUPPLIED and "supplied_date" not in present:
+        return "a supplied material (material_state 3) needs supplied_date"
+    if state == LICENSE_REF and "license_ref" not in present:
+        return "an e-license reference (material_state 4) needs license_ref"
+    if state != LICENSE_REF and "license_ref" in present:
+        return f"license_ref is only for material_state 4, not {state or '1'}"
+    return None
+
+
+def _material_rules(row: Mapping[str, Any], v: Mapping[str, Any], out: RowCheck) -> None:
+    from contracts.catalog import load_catalog
+
+    state = v.get("material_state")
+    if state is not None or _empty(row.get("material_state")):  # a bad code is the code-list rule's
+        present = [c for c in ("supply_by", "supplied_date", "license_ref") if not _empty(row.get(c))]
+        problem = material_state_problem(state, present)
+        if problem is not None:
+            out.violations.append(Violation(R.MATERIAL_STATE_COLUMNS, "material_state", problem))
+    ref = v.get("license_ref")
+    ref_problem = license_id_problem(ref) if isinstance(ref, str) else None
+    if ref_problem is not None:
+        out.violations.append(Violation(R.MATERIAL_LICENSE_REF, "license_ref", f"license_ref: {ref_problem}"))
+    if state == MISSING and v.get("material_name") in load_catalog().primary_material_names():
+        out.violations.append(
+            Violation(
+                R.MATERIAL_PRIMARY_DEFERRED,
+                "material_state",
+                f"{v.get('material_name')} is a primary material (主要材料): it cannot be 容缺",
+            )
+        )
+
+
 def check_row(row: Mapping[str, Any], *, calendar: WorkCalendar | None = None) -> RowCheck:
     """Field rules and the rules within one row (no duplicate or parent rules)."""
     table = row.get("table")
@@ -228,6 +272,8 @@ def check_row(row: Mapping[str, Any], *, calendar: WorkCalendar | None = None) -
     v = out.values
     if spec.name == "up_pro_accept":
         _accept_rules(v, out, calendar or default_calendar())
+    elif spec.name == "up_pro_material":
+        _material_rules(row, v, out)
     elif (
         spec.name == "up_pro_special_procedure"
         and "start_date" in v
@@ -301,6 +347,15 @@ class BatchChecker:
             violations.append(
                 Violation(
                     R.RESULT_DATE_ORDER, "result_date", f"result {result_date} before accept {accept_date}"
+                )
+            )
+        supply_by = h.values.get("supply_by")
+        if h.table == "up_pro_material" and supply_by is not None and supply_by < accept_date:
+            violations.append(
+                Violation(
+                    R.MATERIAL_SUPPLY_BY_ORDER,
+                    "supply_by",
+                    f"supply_by {supply_by} before accept {accept_date}",
                 )
             )
         if violations:

@@ -145,6 +145,24 @@ _LISTS = (
         {"1": "原件", "2": "复印件", "3": "电子材料", "4": "电子证照免提交"},
     ),
     _cl(
+        "material_state",
+        "材料状态",
+        "project",
+        "this project's list (issue 18): 1 submitted; 2 容缺 accepted as missing with a supply-by date "
+        "(补正期限); 3 已补正 supplied later (a later cd_operation U row of the same project_no and "
+        "material_name, with a row_guid of its own); 4 an e-license "
+        "reference (电子证照免提交, license_ref = its GB/T 36904 identifier) instead of a document",
+        {"1": "已提交", "2": "容缺", "3": "已补正", "4": "电子证照"},
+    ),
+    _cl(
+        "use_purpose",
+        "用证目的",
+        "project",
+        "this project's purposes of a use the gateway itself records (the sharing API's purposes are "
+        "the codes of each client's grant): 办事 = a license reused at intake instead of a document",
+        {"办事": "办理政务服务事项(电子证照免提交)"},
+    ),
+    _cl(
         "eval_level",
         "评价等级",
         "standard",

@@ -44,7 +44,7 @@ from contracts import rules as R
 from contracts.codes import CODE_LISTS
 from contracts.errors import SpecError
 
-SPEC_VERSION = "1.1.0"
+SPEC_VERSION = "1.2.0"
 
 FieldType = Literal["string", "integer", "date", "timestamp"]
 
@@ -302,13 +302,51 @@ _MATERIAL = TableSpec(
     "case",
     (
         _PROJECT_NO,
-        _s("material_name", "材料名称", 200),
+        _s("material_name", "材料名称", 200, rules=(R.MATERIAL_PRIMARY_DEFERRED,)),
         _code("material_type", "材料类型", "material_type"),
+        _code(
+            "material_state",
+            "材料状态",
+            "material_state",
+            required=False,
+            rules=(R.MATERIAL_STATE_COLUMNS, R.MATERIAL_PRIMARY_DEFERRED),
+            description="empty = 1 submitted; 2 容缺, 3 已补正, 4 电子证照 (issue 18, README 容缺受理)",
+        ),
+        _d(
+            "supply_by",
+            "补正期限",
+            required=False,
+            rules=(R.MATERIAL_STATE_COLUMNS, R.MATERIAL_SUPPLY_BY_ORDER),
+            description="the date a 容缺 material must be supplied by (Asia/Shanghai, included)",
+        ),
+        _d(
+            "supplied_date",
+            "补正日期",
+            required=False,
+            rules=(R.MATERIAL_STATE_COLUMNS,),
+            description="the date a 容缺 material was supplied (on the 已补正 row)",
+        ),
+        _s(
+            "license_ref",
+            "电子证照标识",
+            100,
+            required=False,
+            rules=(R.MATERIAL_STATE_COLUMNS, R.MATERIAL_LICENSE_REF),
+            description="ZZBS of an e-license reused instead of the document (电子证照免提交)",
+        ),
         *SYNC_FIELDS,
     ),
     parent_key="project_no",
-    rules=_CHILD_RULES,
-    description="one row per submitted document",
+    rules=(
+        R.MATERIAL_STATE_COLUMNS,
+        R.MATERIAL_LICENSE_REF,
+        R.MATERIAL_PRIMARY_DEFERRED,
+        R.MATERIAL_SUPPLY_BY_ORDER,
+        *_CHILD_RULES,
+    ),
+    description="one row per submitted document; a 容缺 material is supplied by a later U row (its own "
+    "row_guid) of the same project_no and material_name with material_state 3; an e-license reference "
+    "(material_state 4) is checked at intake (README, 容缺受理 and 免提交)",
 )
 
 _EVALUATION = TableSpec(

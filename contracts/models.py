@@ -189,13 +189,17 @@ class UpProResult(CaseRowModel):
 
 
 class UpProMaterial(CaseRowModel):
-    """申请材料: one row per submitted document."""
+    """申请材料: one row per submitted document (or a 容缺 material, its supply, an e-license reference)."""
 
     spec_table: ClassVar[str] = "up_pro_material"
     table: Literal["up_pro_material"] = "up_pro_material"
     project_no: str = col("up_pro_material", "project_no")
     material_name: str = col("up_pro_material", "material_name")
     material_type: str = col("up_pro_material", "material_type")
+    material_state: str | None = col("up_pro_material", "material_state")
+    supply_by: BusinessDate | None = col("up_pro_material", "supply_by")
+    supplied_date: BusinessDate | None = col("up_pro_material", "supplied_date")
+    license_ref: str | None = col("up_pro_material", "license_ref")
 
 
 class UpProEvaluation(CaseRowModel):

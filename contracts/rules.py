@@ -15,6 +15,7 @@ Public API::
     QUARANTINE_RULES, HOLD_RULES, FLAG_RULES: frozenset[str]
     and one constant per id, e.g. ACCEPT_DATE_ORDER = "accept.date_order"
     INBOUND_RULES: Mapping[str, Rule]   # department feeds: approval data and status changes
+    INTAKE_RULES: Mapping[str, Rule]    # case materials: license_ref.* holds, material.supply_missed
 
 The case-table rules (``RULES``) each have a check in the quality suites; the department-feed rules
 (``INBOUND_RULES``: ``approval.*`` and ``status.*``) are checked by the inbound flow
@@ -58,6 +59,10 @@ ACCEPT_PROMISE_DATE_PROVISIONAL = "accept.promise_date.provisional"
 SPECIAL_DATE_ORDER = "special.date_order"
 RESULT_DATE_ORDER = "result.date_order"
 CHILD_PARENT_MISSING = "child.parent_missing"
+MATERIAL_STATE_COLUMNS = "material.state_columns"
+MATERIAL_LICENSE_REF = "material.license_ref"
+MATERIAL_PRIMARY_DEFERRED = "material.primary_deferred"
+MATERIAL_SUPPLY_BY_ORDER = "material.supply_by_order"
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,36 @@ _ALL = (
         ("up_pro_result",),
     ),
     Rule(
+        MATERIAL_STATE_COLUMNS,
+        "The material's columns do not fit its material_state: 容缺 (2) needs supply_by, 已补正 (3) needs "
+        "supplied_date, 电子证照 (4) needs license_ref, and only 电子证照 rows carry a license_ref.",
+        "quarantine",
+        "row",
+        ("up_pro_material",),
+    ),
+    Rule(
+        MATERIAL_LICENSE_REF,
+        "license_ref is not a well-formed GB/T 36904 license identifier (prefix, parts, MOD 37,36 check).",
+        "quarantine",
+        "field",
+        ("up_pro_material",),
+    ),
+    Rule(
+        MATERIAL_PRIMARY_DEFERRED,
+        "A material the service item catalog marks as primary (主要材料) was accepted as missing (容缺); "
+        "only secondary materials may be.",
+        "quarantine",
+        "row",
+        ("up_pro_material",),
+    ),
+    Rule(
+        MATERIAL_SUPPLY_BY_ORDER,
+        "supply_by (补正期限) is before the case's accept_date.",
+        "quarantine",
+        "case",
+        ("up_pro_material",),
+    ),
+    Rule(
         CHILD_PARENT_MISSING,
         "No accepted up_pro_accept row with this project_no (yet): held until the parent arrives or the hold "
         "time runs out.",
@@ -274,3 +309,61 @@ _INBOUND = (
     ),
 )
 INBOUND_RULES: Mapping[str, Rule] = MappingProxyType({r.id: r for r in _INBOUND})
+
+
+# Holds and flags of the case materials flow (pipeline/materials.py, issue 18): a license reused at
+# intake (电子证照免提交) that does not pass holds its case with one of these; a 容缺 material whose
+# supply date passed is flagged once. Shown with the held cases (``tongban cases materials``, the
+# data-quality site's holds page).
+LICENSE_REF_UNKNOWN = "license_ref.unknown"
+LICENSE_REF_EXPIRED = "license_ref.expired"
+LICENSE_REF_NOT_YET_VALID = "license_ref.not_yet_valid"
+LICENSE_REF_SUSPENDED = "license_ref.suspended"
+LICENSE_REF_WITHDRAWN = "license_ref.withdrawn"
+LICENSE_REF_CANCELLED = "license_ref.cancelled"
+LICENSE_REF_REVOKED = "license_ref.revoked"
+LICENSE_REF_TRANSFERRED = "license_ref.transferred_out"
+LICENSE_REF_STATUS_OTHER = "license_ref.status_other"
+LICENSE_REF_HOLDER_MISMATCH = "license_ref.holder_mismatch"
+MATERIAL_SUPPLY_MISSED = "material.supply_missed"
+
+_MAT = ("up_pro_material",)
+_INTAKE = (
+    Rule(LICENSE_REF_UNKNOWN, "license_ref names no license in the registry.", "hold", "case", _MAT),
+    Rule(
+        LICENSE_REF_EXPIRED,
+        "The referenced license is past its end of validity or in status 05 失效.",
+        "hold",
+        "case",
+        _MAT,
+    ),
+    Rule(LICENSE_REF_NOT_YET_VALID, "The referenced license is not valid yet.", "hold", "case", _MAT),
+    Rule(LICENSE_REF_SUSPENDED, "The referenced license is suspended (02 暂扣).", "hold", "case", _MAT),
+    Rule(LICENSE_REF_WITHDRAWN, "The referenced license was withdrawn (03 撤销).", "hold", "case", _MAT),
+    Rule(LICENSE_REF_CANCELLED, "The referenced license was cancelled (04 注销).", "hold", "case", _MAT),
+    Rule(LICENSE_REF_REVOKED, "The referenced license was revoked (07 吊销).", "hold", "case", _MAT),
+    Rule(
+        LICENSE_REF_TRANSFERRED,
+        "The referenced license was transferred out (06 办理转出).",
+        "hold",
+        "case",
+        _MAT,
+    ),
+    Rule(LICENSE_REF_STATUS_OTHER, "The referenced license is in status 99 其他.", "hold", "case", _MAT),
+    Rule(
+        LICENSE_REF_HOLDER_MISMATCH,
+        "The referenced license does not belong to the applicant (blind-index holder match).",
+        "hold",
+        "case",
+        _MAT,
+    ),
+    Rule(
+        MATERIAL_SUPPLY_MISSED,
+        "A 容缺 material was not supplied by its supply_by date: the case is flagged once and its "
+        "clock stops.",
+        "flag",
+        "case",
+        _MAT,
+    ),
+)
+INTAKE_RULES: Mapping[str, Rule] = MappingProxyType({r.id: r for r in _INTAKE})

@@ -17,6 +17,8 @@ pydantic nor cryptography. Modules, each documenting its own API::
     core.ledger      the hash-chained audit ledger (append, append_many, verify_chain)
     core.events      DomainEvent (transactional outbox), record_event, events_after
     core.casestore   CaseStore: accepted, held and quarantined rows, batch records
+    core.casematerials  CaseMaterial: 容缺 materials awaiting supply, license references (issue 18)
+    core.uselog      the use ledger's entry and index shape (ApiUseIndex), append_use
     core.failpoints  named failpoints for crash and fault drills
     core.canonical   canonical_json / canonical_bytes / sha256_hex
     core.masking     mask_id, mask_name, redact_text, pseudonym

@@ -6,7 +6,12 @@ database, oldest first, so a child held in one batch is released when its parent
 later one) is validated against the contract: valid rows to the case store (``case_rows``),
 children waiting for their parent to the held zone, invalid rows to quarantine with every failed
 rule per row and field, an HTML data-quality report and a signed DQ receipt per batch.
-Emits `tongban://cases/curated` and `tongban://cases/results`.
+Emits `tongban://cases/curated`; `check_case_materials`, after it, emits `tongban://cases/results`
+(so license_issue sees the materials checked). `check_case_materials` tracks
+the curated materials (README, 容缺受理 and 免提交): 容缺 materials awaiting supply, and licenses
+referenced instead of a document — each checked (exists, valid, the applicant's, by blind index),
+one use recorded in the use ledger per passing reference, a failing one holding its case with its
+reason.
 
 Idempotent by batch hash: a validated batch is never validated again.
 """
@@ -32,13 +37,19 @@ from dags._support import CASE_RESULTS, CURATED_CASES, RAW_CASES, START, default
     max_active_tasks=1,
 )
 def case_quality() -> None:
-    @task(outlets=[CURATED_CASES, CASE_RESULTS])
+    @task(outlets=[CURATED_CASES])
     def validate_pending_batches() -> dict[str, Any]:
         from pipeline import quality
 
         return flow(quality.validate_pending)
 
-    validate_pending_batches()
+    @task(outlets=[CASE_RESULTS])
+    def check_case_materials() -> dict[str, Any]:
+        from pipeline import materials
+
+        return flow(materials.run)
+
+    validate_pending_batches() >> check_case_materials()
 
 
 case_quality()

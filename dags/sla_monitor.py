@@ -6,7 +6,9 @@ extended by the working days its special procedures (听证, 公告, 鉴定, 现
 provisional when it reaches a year the working-day calendar does not know yet; a result row closes
 the case as done or done late. `flag_overdue_cases`: open cases whose deadline has passed (today in
 Asia/Shanghai) become overdue — once each, with a `case.overdue` entry in the flows' ledger stream
-(case number, item, department, dates; no personal data). Re-running changes nothing.
+(case number, item, department, dates; no personal data). `flag_missed_supplies` (before it): a
+容缺 material whose supply date (补正期限) passed unsupplied is flagged once (`material.supply_missed`)
+and stops its case's clock until the supply arrives (README, 容缺受理). Re-running changes nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ def sla_monitor() -> None:
 
         return flow(sla.flag)
 
-    track_deadlines() >> flag_overdue_cases()
+    @task
+    def flag_missed_supplies() -> int:
+        from pipeline import sla
+
+        return flow(sla.flag_missed)
+
+    track_deadlines() >> flag_missed_supplies() >> flag_overdue_cases()
 
 
 sla_monitor()

@@ -2,7 +2,9 @@
 webhook subscriptions and deliveries, event cursors and public page hit counters.
 
 No table here holds a citizen identifier: uses are indexed by license identifier, and the ledger
-entries (core.ledger, streams ``use.<client_id>``) carry hashes and masked forms only.
+entries (core.ledger, streams ``use.<client_id>``) carry hashes and masked forms only. The use
+index itself (:class:`ApiUseIndex`) lives in :mod:`core.uselog` with the entry shape, since flows
+write uses too (licenses reused at intake); it is re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,22 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.uselog import ApiUseIndex
+
+__all__ = [
+    "ROLES",
+    "ROLE_HOLDER_PORTAL",
+    "ROLE_QUALITY",
+    "ROLE_SHARE",
+    "ROLE_STATUS",
+    "ApiClient",
+    "ApiCursor",
+    "ApiGrant",
+    "ApiPageHits",
+    "ApiSubscription",
+    "ApiUseIndex",
+    "ApiWebhookDelivery",
+]
 
 # roles a grant can give
 ROLE_SHARE = "share"  # search, metadata, annotated copies, verification
@@ -60,25 +78,6 @@ class ApiGrant(Base):
     def purposes(self) -> list[str]:
         value: list[str] = json.loads(self.purpose_codes)
         return value
-
-
-class ApiUseIndex(Base):
-    """One row per license touched by a ledgered use: finds a license's users and a holder's uses."""
-
-    __tablename__ = "api_use_index"
-    __table_args__ = (
-        Index("ix_api_use_index_license", "license_id", "id"),
-        Index("ix_api_use_index_client_license", "client_id", "license_id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    license_id: Mapped[str] = mapped_column(String(120), nullable=False)
-    client_id: Mapped[str] = mapped_column(String(40), nullable=False)
-    dept_code: Mapped[str] = mapped_column(String(40), nullable=False)
-    stream: Mapped[str] = mapped_column(String(120), nullable=False)
-    seq: Mapped[int] = mapped_column(Integer, nullable=False)
-    kind: Mapped[str] = mapped_column(String(80), nullable=False)
-    created_at: Mapped[str] = mapped_column(String(40), nullable=False)
 
 
 class ApiSubscription(Base):

@@ -6,7 +6,9 @@ serialize on one chain; a response is sent only after its entry is committed. Ea
 (client, department), which licenses, the purpose, the use cause (resident ID numbers masked), the
 result, the SHA-256 of the response payload and a keyed hash of the holder queried (never the
 code itself); ``created_at`` is when. Index rows (:class:`~gateway.models.ApiUseIndex`) commit in
-the same transaction, so a holder's portal can list who used their licenses and why.
+the same transaction, so a holder's portal can list who used their licenses and why. The entry
+and index shape is :mod:`core.uselog`'s, shared with the uses flows write (licenses reused at
+intake, 电子证照免提交), which the holder's portal lists the same way.
 """
 
 from __future__ import annotations
@@ -16,20 +18,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.ledger import LedgerEntry
 from core.ledger_writer import GroupCommitWriter, Receipt
-from core.masking import redact_text
+from core.uselog import ENTRY_VERSION, USE_INDEX, ApiUseIndex, index_rows, use_entry
 from gateway.clients import Principal
-from gateway.models import ApiUseIndex
 
-USE_INDEX = cast(Table, ApiUseIndex.__table__)
-
-ENTRY_VERSION = 1
+__all__ = ["ENTRY_VERSION", "USE_INDEX", "Use", "UseRecorder", "uses_of_licenses"]
 
 
 @dataclass(frozen=True)
@@ -63,44 +62,26 @@ class UseRecorder:
         return sha256(body).hexdigest()
 
     def _entry(self, who: Principal, use: Use) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "v": ENTRY_VERSION,
-            "client_id": who.client_id,
-            "dept": who.dept_code,
-            "op": use.op,
-            "license_ids": list(use.license_ids),
-            "purpose": use.purpose,
-            "cause": redact_text(use.cause) if use.cause is not None else None,
-            "result": use.result,
-            "payload_sha256": use.payload_sha256,
-            "request_id": use.request_id,
-        }
-        if use.holder_key:
-            doc["holder_key"] = use.holder_key
-        if use.extra:
-            doc["extra"] = dict(use.extra)  # server-made values; client text is masked by the caller
-        return doc
+        return use_entry(
+            client_id=who.client_id,
+            dept=who.dept_code,
+            op=use.op,
+            license_ids=use.license_ids,
+            result=use.result,
+            payload_sha256=use.payload_sha256,
+            request_id=use.request_id,
+            purpose=use.purpose,
+            cause=use.cause,
+            holder_key=use.holder_key,
+            extra=use.extra,
+        )
 
     async def record(self, who: Principal, use: Use) -> Receipt:
         """Append the entry and wait until it is committed."""
         ids = list(dict.fromkeys(use.license_ids))
 
         def index(entry: LedgerEntry) -> list[tuple[Table, dict[str, Any]]]:
-            return [
-                (
-                    USE_INDEX,
-                    {
-                        "license_id": lid,
-                        "client_id": who.client_id,
-                        "dept_code": who.dept_code,
-                        "stream": entry.stream,
-                        "seq": entry.seq,
-                        "kind": entry.kind,
-                        "created_at": entry.created_at,
-                    },
-                )
-                for lid in ids
-            ]
+            return index_rows(entry, ids, client_id=who.client_id, dept_code=who.dept_code)
 
         return await self.writer.append_async(
             who.stream, f"use.{use.op}", self._entry(who, use), after=index if ids else None

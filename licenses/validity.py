@@ -9,6 +9,7 @@ Public API::
 
     judgement_moment(text) -> datetime          # "YYYY-MM-DD" (end of that day, Asia/Shanghai) or ISO 8601
     validity_problem(valid_from, valid_until, at, *, signed_at=None) -> (reason, note) | None
+    LICENSE_EXPIRED, NOT_YET_VALID                # its reasons
     status_at(history, at) -> str | None        # the registry status in force at a moment
     ended_before(valid_until, day) -> bool
 """
@@ -25,6 +26,8 @@ from licenses.errors import LicenseError
 
 CN_TZ = ZoneInfo("Asia/Shanghai")
 LONG_TERM = "长期"
+LICENSE_EXPIRED = R.LICENSE_EXPIRED  # the reasons validity_problem gives (verification reason codes)
+NOT_YET_VALID = R.NOT_YET_VALID
 
 
 class _Entry(Protocol):

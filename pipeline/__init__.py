@@ -10,7 +10,8 @@ and running it twice changes nothing:
 - :mod:`pipeline.inbound`  department approval data and status changes through the gate
 - :mod:`pipeline.issue`    flow 4: finished cases + approval data → licenses; awaiting cases
 - :mod:`pipeline.catalog`  flow 5: domain events (issued, status changed) → province catalog
-- :mod:`pipeline.sla`      flow 7: deadlines (promise date + special procedures), overdue cases
+- :mod:`pipeline.materials` 容缺 materials until supplied; licenses reused at intake (免提交), one use each
+- :mod:`pipeline.sla`      flow 7: deadlines (promise date + special procedures), overdue, missed supplies
 - :mod:`pipeline.archive`  flow 7: licenses re-timestamped (PAdES B-LTA) before their evidence ages out
 - :mod:`pipeline.expiry`   flow 7: licenses past their end of validity → 05 失效 (then catalog, webhooks)
 - :mod:`pipeline.alerts`   task failure records (ledger, log, webhook)

@@ -7,7 +7,9 @@
    (``flow_approvals``) are issued through :meth:`licenses.LicenseRegistry.issue_many` with the
    request the catalog's field sources give (:func:`licenses.from_case.request_from_case`); the
    idempotency key ``<project_no>:<type_code>`` makes a re-run return the license already issued.
-   The rest keep waiting in ``awaiting``.
+   The rest keep waiting in ``awaiting``, and so does a case with a 容缺 material not yet supplied
+   or a license reference not verified (:mod:`pipeline.materials`; README, 容缺受理 and 免提交): its
+   license is issued only after the supply (or a passing reference) arrives.
 3. :func:`flag_overdue` — cases awaiting longer than ``settings.pipeline.awaiting_flag_hours`` are
    flagged once (``flagged_at``, one ledger entry each in ``pipeline.flows``).
 4. :func:`verify_issued` — re-reads each issued license file from the store and verifies it
@@ -30,6 +32,7 @@ from sqlalchemy import select
 from contracts.catalog import load_catalog
 from contracts.errors import CatalogError
 from core import ledger
+from core.casematerials import blocked_projects
 from core.casestore import CaseRow
 from core.db import insert_ignore, utcnow
 from pipeline.context import FLOW_STREAM, FlowContext
@@ -106,7 +109,10 @@ def _ready(
                 (Approval.project_no == CaseLicense.project_no)
                 & (Approval.type_code == CaseLicense.type_code),
             )
-            .where(CaseLicense.state.in_((AWAITING, FAILED)))
+            .where(
+                CaseLicense.state.in_((AWAITING, FAILED)),
+                CaseLicense.project_no.not_in(blocked_projects()),  # 容缺 unsupplied, reference held
+            )
             .order_by(CaseLicense.since, CaseLicense.project_no)
             .limit(limit)
         ).all()

@@ -12,12 +12,18 @@ arrives: ``done``, or ``done_late`` when the result date is after the deadline.
 :func:`flag` marks open cases whose deadline has passed (in Asia/Shanghai) as ``overdue`` — once
 each, with an entry ``case.overdue`` in the flows' ledger stream (case number, item, department,
 dates; no personal data). Both are idempotent: running them again with nothing new changes nothing.
+
+容缺 materials (issue 18, README "容缺受理 and 免提交"): :func:`flag_missed` flags each one whose
+supply date passed unsupplied, once; while it stays unsupplied its case is not flagged overdue (the
+clock is stopped), and when the supply arrives late the days from the day after supply_by to the
+supply date (working days, both ends) extend the deadline like a special procedure
+(:func:`supply_delays`; ``procedures`` counts both kinds of period).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +31,7 @@ from sqlalchemy import func, select
 
 from contracts.calendar import default_calendar
 from core import ledger
+from core.casematerials import DEFERRED, MISSING, CaseMaterial
 from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
 from core.sealing import open_value
@@ -40,6 +47,17 @@ def _date(value: Any) -> date | None:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
+
+
+def supply_delays(materials: list[CaseMaterial]) -> list[dict[str, Any]]:
+    """The periods a late supply stopped the clock (README, 容缺受理): from the day after a 容缺
+    material's supply_by to the day it was supplied, both included — shaped like special procedures."""
+    out = []
+    for m in materials:
+        due, got = _date(m.supply_by), _date(m.supplied_date)
+        if m.kind == DEFERRED and due is not None and got is not None and got > due:
+            out.append({"start_date": (due + timedelta(days=1)).isoformat(), "end_date": got.isoformat()})
+    return out
 
 
 def _deadline(promise: date, procedures: list[dict[str, Any]]) -> tuple[date, bool]:
@@ -106,8 +124,16 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
         cases = CaseStore()
         specials = cases.rows_by_project(s, SPECIAL, nos)
         results = cases.rows_by_project(s, RESULT, nos)
+        materials: dict[str, list[CaseMaterial]] = {}
+        for i in range(0, len(nos), 500):
+            for m in s.scalars(
+                select(CaseMaterial).where(
+                    CaseMaterial.project_no.in_(nos[i : i + 500]), CaseMaterial.kind == DEFERRED
+                )
+            ):
+                materials.setdefault(m.project_no, []).append(m)
         for pno, d in by_no.items():
-            procs = specials.get(pno, [])
+            procs = specials.get(pno, []) + supply_delays(materials.get(pno, []))
             if len(procs) != d.procedures:
                 deadline, provisional = _deadline(date.fromisoformat(d.promise_date), procs)
                 d.deadline, d.provisional, d.procedures = deadline.isoformat(), provisional, len(procs)
@@ -122,15 +148,71 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
     return {"added": added, "closed": closed, "watched": len(watched) - closed}
 
 
+def _stopped() -> Any:
+    """Case numbers whose clock a missed supply date stopped (a 容缺 material past due, unsupplied)."""
+    return select(CaseMaterial.project_no).where(
+        CaseMaterial.kind == DEFERRED, CaseMaterial.state == MISSING, CaseMaterial.missed_at.is_not(None)
+    )
+
+
+def flag_missed(ctx: FlowContext, *, now: datetime | None = None) -> int:
+    """Flag each 容缺 material whose supply date (补正期限) passed unsupplied — once (``missed_at``,
+    one ``material.supply_missed`` entry in the flows' ledger stream); from then on its case's clock
+    is stopped until the supply arrives (README, 容缺受理). Returns how many were flagged now."""
+    now = now or utcnow()
+    today = now.astimezone(SHANGHAI).date().isoformat()
+    stamp = now.isoformat(timespec="microseconds")
+    with ctx.db.session() as s:
+        due = list(
+            s.scalars(
+                select(CaseMaterial)
+                .where(
+                    CaseMaterial.kind == DEFERRED,
+                    CaseMaterial.state == MISSING,
+                    CaseMaterial.missed_at.is_(None),
+                    CaseMaterial.supply_by < today,
+                )
+                .order_by(CaseMaterial.supply_by, CaseMaterial.row_guid)
+            )
+        )
+        for m in due:
+            m.missed_at, m.updated_at = stamp, stamp
+        if due:
+            ledger.append_many(
+                s,
+                FLOW_STREAM,
+                [
+                    (
+                        "material.supply_missed",
+                        {
+                            "project_no": m.project_no,
+                            "material_row_guid": m.row_guid,
+                            "material": m.material_name,
+                            "supply_by": m.supply_by,
+                            "as_of": today,
+                        },
+                    )
+                    for m in due
+                ],
+                now=now,
+            )
+        return len(due)
+
+
 def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
-    """Mark open cases past their deadline (today in Asia/Shanghai) as overdue, once each."""
+    """Mark open cases past their deadline (today in Asia/Shanghai) as overdue, once each — except a
+    case whose clock a missed supply date stopped (:func:`flag_missed`)."""
     now = now or utcnow()
     today = now.astimezone(SHANGHAI).date().isoformat()
     with ctx.db.session() as s:
         due = list(
             s.scalars(
                 select(CaseDeadline)
-                .where(CaseDeadline.state == OPEN, CaseDeadline.deadline < today)
+                .where(
+                    CaseDeadline.state == OPEN,
+                    CaseDeadline.deadline < today,
+                    CaseDeadline.project_no.not_in(_stopped()),
+                )
                 .order_by(CaseDeadline.deadline, CaseDeadline.project_no)
             )
         )

@@ -139,6 +139,9 @@ def collect(ctx: FlowContext, *, verify: bool = True, verify_limit: int | None =
             .limit(1)
         )
         chains = ledger.verify_chain(s)
+    from pipeline import materials
+
+    doc["materials"] = materials.counts(ctx)  # 容缺 and 免提交 (issue 18)
     doc["ledger_chains"] = {r.stream: {"entries": r.entries, "ok": r.ok} for r in chains}
     doc["ledger_ok"] = all(r.ok for r in chains)
     doc["dq_report"] = _path(ctx, report) if report else None

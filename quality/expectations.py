@@ -34,6 +34,10 @@ Expectation types (snake-case names as GX registers them)::
     expect_tongban_int_not_greater           column_list=[small, large]
     expect_tongban_promise_date              column_list=[accept_date, promise_day, promise_date],
                                              aspect=match|provisional, calendar_dir
+    expect_tongban_license_id                column, max_length           material.license_ref
+    expect_tongban_material_state            column_list=[supply_by, supplied_date, license_ref,
+                                             material_state]              material.state_columns
+    expect_tongban_primary_not_deferred      column_list=[material_name, material_state], primary
 
 Why one module of ~400 lines: it is the registry — importing it registers every expectation with
 GX, and a suite silently loses any custom expectation whose class was not imported, so the whole
@@ -186,6 +190,16 @@ class RegionCode(_ColumnMetric):
 # -- multicolumn metrics -------------------------------------------------------------------------------
 
 
+class LicenseId(ColumnMapMetricProvider):  # type: ignore[misc]
+    condition_metric_name = "tongban.license_id"
+    condition_value_keys = ("max_length",)
+    filter_column_isnull = False
+
+    @column_condition_partial(engine=PandasExecutionEngine)  # type: ignore[untyped-decorator]
+    def _pandas(cls, column: pd.Series, max_length: int = 100, **kwargs: Any) -> pd.Series:
+        return _series(K.license_id_ok(column, max_length), column.index)
+
+
 class _MultiMetric(MulticolumnMapMetricProvider):  # type: ignore[misc]
     condition_domain_keys = _MULTI_DOMAIN_KEYS
 
@@ -239,6 +253,26 @@ class PromiseDate(_MultiMetric):
             column_list.iloc[:, 0], column_list.iloc[:, 1], column_list.iloc[:, 2], calendar_for(calendar_dir)
         )
         return _series(ok if aspect == "match" else ~provisional, column_list.index)
+
+
+class MaterialState(_MultiMetric):
+    condition_metric_name = "tongban.material_state"
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)  # type: ignore[untyped-decorator]
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        c = column_list
+        ok = K.material_state_ok(c["material_state"], c["supply_by"], c["supplied_date"], c["license_ref"])
+        return _series(ok, c.index)
+
+
+class PrimaryNotDeferred(_MultiMetric):
+    condition_metric_name = "tongban.primary_not_deferred"
+    condition_value_keys = ("primary",)
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)  # type: ignore[untyped-decorator]
+    def _pandas(cls, column_list: pd.DataFrame, primary: list[str], **kwargs: Any) -> pd.Series:
+        ok = K.not_deferred_primary(column_list.iloc[:, 0], column_list.iloc[:, 1], primary)
+        return _series(ok, column_list.index)
 
 
 # -- expectations ----------------------------------------------------------------------------------------
@@ -398,6 +432,28 @@ class ExpectTongbanPromiseDate(_TbMulti):
     calendar_dir: str = ""
 
 
+class ExpectTongbanLicenseId(_TbColumn):
+    """A well-formed GB/T 36904 license identifier (电子证照标识)."""
+
+    map_metric = "tongban.license_id"
+    success_keys = ("max_length", "mostly")
+    max_length: int = 100
+
+
+class ExpectTongbanMaterialState(_TbMulti):
+    """A material row's columns fit its material_state (容缺, 已补正, 电子证照)."""
+
+    map_metric = "tongban.material_state"
+
+
+class ExpectTongbanPrimaryNotDeferred(_TbMulti):
+    """No primary material (the catalog's ``primary_materials``) is accepted as missing (容缺)."""
+
+    map_metric = "tongban.primary_not_deferred"
+    success_keys = ("primary", "mostly")
+    primary: list[str]
+
+
 EXPECTATION_CLASSES: dict[str, type[Any]] = {
     c.__name__: c
     for c in (
@@ -416,5 +472,8 @@ EXPECTATION_CLASSES: dict[str, type[Any]] = {
         ExpectTongbanDatesInOrder,
         ExpectTongbanIntNotGreater,
         ExpectTongbanPromiseDate,
+        ExpectTongbanLicenseId,
+        ExpectTongbanMaterialState,
+        ExpectTongbanPrimaryNotDeferred,
     )
 }

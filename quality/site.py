@@ -8,6 +8,9 @@ folder — ``tongban quality site OUT_DIR`` — and served under ``/quality/`` b
     index.html                      every batch, newest first: time, source, county, rows,
                                     curated / held / quarantined, receipt status, top rules
     trends.html                     per county, batch after batch: rows, pass rate (and a chart)
+    holds.html                      cases held by their materials: license references that did
+                                    not pass (with the reason), missed 容缺 supply dates
+                                    (quality.site_holds)
     batches/<hash>.html             one batch: counts, the receipt checked in full (signature,
                                     certificate, every object it names), each failed rule with
                                     examples
@@ -17,6 +20,10 @@ folder — ``tongban quality site OUT_DIR`` — and served under ``/quality/`` b
 Citizen data is masked the way the report masks it (:func:`quality.report.mask_row`: resident
 IDs as ``5101**********1238``, names to the family name, every other value through
 :func:`core.masking.redact_text`); no page carries a raw line.
+
+Why one module of this length: it is the site's router and its batch pages, which share the
+batch summaries and examples; the page chrome lives in :mod:`quality.site_pages`, the holds page
+in :mod:`quality.site_holds`.
 
 Public API::
 
@@ -50,6 +57,7 @@ from core.store import ObjectStore, Zone
 from quality.outputs import Outputs
 from quality.receipt import verify_receipt
 from quality.report import mask_row
+from quality.site_holds import holds_page
 from quality.site_pages import (
     BatchSummary,
     county_name,
@@ -206,7 +214,7 @@ class QualitySite:
 
     # -- pages ---------------------------------------------------------------------------------
     def paths(self) -> list[str]:
-        out = ["index.html", "trends.html"]
+        out = ["index.html", "trends.html", "holds.html"]
         rules: set[str] = set()
         for b in self.batches():
             out.append(f"batches/{b.batch_hash}.html")
@@ -223,6 +231,8 @@ class QualitySite:
             return self._index()
         if path == "trends.html":
             return self._trends()
+        if path == "holds.html":
+            return holds_page(self.db)
         parts = path.split("/")
         if len(parts) == 2 and parts[0] == "batches" and parts[1].endswith(".html"):
             h = parts[1][: -len(".html")]

@@ -67,7 +67,8 @@ def county_name(code: str) -> str:
 def page_html(title: str, root: str, body: Iterable[str]) -> bytes:
     nav = (
         f"<nav><a href='{root}index.html'>批次 batches</a>"
-        f"<a href='{root}trends.html'>趋势 trends per county</a></nav>"
+        f"<a href='{root}trends.html'>趋势 trends per county</a>"
+        f"<a href='{root}holds.html'>材料挂起 held cases</a></nav>"
     )
     head = (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"

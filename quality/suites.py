@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import rules as R
+from contracts.catalog import load_catalog
 from contracts.codes import CODE_LISTS
 from contracts.fields import SPEC_VERSION, TABLES, FieldSpec, TableSpec
 from core.canonical import canonical_json, sha256_hex
@@ -96,6 +97,7 @@ def _field_spec(f: FieldSpec, rule_id: str) -> dict[str, Any]:
 _COLUMN_RULES: dict[str, str] = {
     R.ACCEPT_REGION_CODE: "ExpectTongbanRegionCode",
     R.ACCEPT_ORG_CODE_USCC: "ExpectTongbanUscc",
+    R.MATERIAL_LICENSE_REF: "ExpectTongbanLicenseId",
 }
 
 
@@ -151,6 +153,22 @@ _ROW_RULES: dict[str, Callable[[TableSpec, str], PlannedExpectation]] = {
     ),
     R.RESULT_DATE_ORDER: lambda t, cal: _multi(
         t, R.RESULT_DATE_ORDER, "ExpectTongbanDatesInOrder", (PARENT_DATE_COLUMN, "result_date")
+    ),
+    R.MATERIAL_SUPPLY_BY_ORDER: lambda t, cal: _multi(
+        t, R.MATERIAL_SUPPLY_BY_ORDER, "ExpectTongbanDatesInOrder", (PARENT_DATE_COLUMN, "supply_by")
+    ),
+    R.MATERIAL_STATE_COLUMNS: lambda t, cal: _multi(
+        t,
+        R.MATERIAL_STATE_COLUMNS,
+        "ExpectTongbanMaterialState",
+        ("supply_by", "supplied_date", "license_ref", "material_state"),  # the row's field: the last
+    ),
+    R.MATERIAL_PRIMARY_DEFERRED: lambda t, cal: _multi(
+        t,
+        R.MATERIAL_PRIMARY_DEFERRED,
+        "ExpectTongbanPrimaryNotDeferred",
+        ("material_name", "material_state"),
+        primary=sorted(load_catalog().primary_material_names()),
     ),
 }
 

@@ -26,6 +26,8 @@ Public API::
     uscc_ok(values) ; holder_id_checks(types, values) -> (format_ok, check_ok)
     region_ok(values) ; dates_in_order(a, b) ; int_le(a, b)
     promise_dates(accept, days, calendar) -> (expected datetime64[D], provisional bool, computable bool)
+    material_state_ok(state, supply_by, supplied, license_ref) ; license_id_ok(values, max_length)
+    not_deferred_primary(name, state, primary)
 
 Why one module of ~600 lines: every kernel is a pure array function of the same shape over the
 same per-column facts (:func:`column_cache`, ``_facts``) and character-matrix helpers
@@ -599,6 +601,44 @@ def promise_date_ok(
     good = np.ones(len(check), dtype=bool)
     good[check] = p[check] == expected[check]
     return good, provisional & check
+
+
+# -- materials (issue 18: 容缺 and e-license references) ----------------------------------------------
+
+_STATE_NEEDS = {"2": 1, "3": 2, "4": 3}  # material_state -> the column it needs (supply_by, supplied, ref)
+
+
+def material_state_ok(state: Any, supply_by: Any, supplied: Any, license_ref: Any) -> BoolArray:
+    """material.state_columns: 容缺 (2) has supply_by, 已补正 (3) supplied_date, 电子证照 (4)
+    license_ref, and only state 4 carries a license_ref. An empty state is 1 (submitted); a state
+    outside the code list passes here (the code-list rule reports it)."""
+    st = _obj(state)
+    empty = ~present(st)
+    known = empty | _member(st, ("1", *_STATE_NEEDS))
+    has = [present(supply_by), present(supplied), present(license_ref)]
+    bad = np.zeros(len(st), dtype=bool)
+    for code, col in _STATE_NEEDS.items():
+        bad |= (st == code) & ~has[col - 1]
+    bad |= (st != "4") & has[2]
+    return np.asarray(~(known & bad), dtype=bool)
+
+
+def license_id_ok(values: Any, max_length: int) -> BoolArray:
+    """material.license_ref: a well-formed GB/T 36904 identifier (structure and MOD 37,36 check).
+    Values that are not text, blank or too long pass here (the field rules report them). License
+    references are a few per batch, so the scalar validator runs over just those values."""
+    f = _facts(values)
+    sel = f.is_str & ~f.blank & (f.str_len <= max_length)
+    ok = np.ones(len(sel), dtype=bool)
+    if sel.any():
+        ok[sel] = np.asarray(np.frompyfunc(V.is_valid_license_id, 1, 1)(f.values[sel]), dtype=bool)
+    return ok
+
+
+def not_deferred_primary(name: Any, state: Any, primary: Collection[str]) -> BoolArray:
+    """material.primary_deferred: no primary material (主要材料) is 容缺 (state 2)."""
+    st = _obj(state)
+    return np.asarray(~((st == "2") & _member(_obj(name), primary)), dtype=bool)
 
 
 # -- generic field rules (one expectation per rule and table, over all the columns it applies to) ----

@@ -49,6 +49,14 @@ Public API::
         -> GenerationSummary
     defects_path(out) -> Path ; approvals_path(out) -> Path ; batch_paths(out, batches) -> list[Path]
     held_children(defects) -> set[str]      # project_nos whose children the quality layer will hold
+    reuse_cases(holders, *, today, seed=0) -> list[dict]   # follow-up 食品经营许可 cases that reuse
+                                            # 营业执照 issued earlier (电子证照免提交, issue 18)
+
+容缺 (issue 18): about ``deferred_ratio`` of the secondary materials (those the catalog does not
+list in ``primary_materials``) are accepted as missing (material_state 2) with a supply-by date
+within the promised limit; their supply (material_state 3, cd_operation U, a row_guid of its own)
+follows by that date mostly, later for some finished cases, and never for about half of the
+unfinished cases (a missed supply date). These draw from a stream of their own.
 
 Why one module of this length: one seeded random stream draws every table of a case in order, so the
 files are reproducible from the seed; split across modules, that stream (and the vectors the tests
@@ -61,7 +69,8 @@ import json
 import random
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -168,10 +177,93 @@ _BAD_CODES: Mapping[str, tuple[Any, ...]] = {
     "procedure_type": ("6", "7", "0"),
     "result_type": ("5", "9", "0"),
     "material_type": ("5", "0", "9"),
+    "material_state": ("5", "0", "9"),
     "eval_level": (0, 6, 9),
     "channel": ("7", "8", "0"),
 }
 _LONG_TEXT = "（经申请人补充说明：材料中所载信息与原件一致，如有不实愿承担相应法律责任）"
+
+
+FOOD_TASK = "食品经营许可(新办)"
+BUSINESS_LICENSE_MATERIAL = "营业执照(电子证照免提交)"
+
+
+def reuse_cases(
+    holders: Sequence[Mapping[str, str]],
+    *,
+    today: date,
+    seed: int = 0,
+    calendar: WorkCalendar | None = None,
+    catalog: Catalog | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of follow-up cases (电子证照免提交, issue 18): for each holder of a 营业执照 issued earlier
+    — ``{"license_id", "name", "code", "code_type", "region_code"}`` — a 食品经营许可(新办) case of its
+    county accepted on the first working day from ``today``, its 营业执照 material a reference to that
+    license (material_state 4, ``license_ref``) instead of a document. With three holders or more, the
+    last case names the first holder's license: another person's, which the gateway holds
+    (``license_ref.holder_mismatch``). Accept row first, then the materials; no result (open cases)."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    cal = calendar or default_calendar()
+    cat = catalog or load_catalog()
+    accept = today
+    while not cal.is_workday(accept):
+        accept += timedelta(days=1)
+    out: list[dict[str, Any]] = []
+    for n, h in enumerate(holders, start=1):
+        item = next(i for i in cat.items_in(h["region_code"]) if i.name == FOOD_TASK)
+        dept = cat.department(item.department)
+        project_no = f"{item.region_code}{accept:%y%m%d}9{n:07d}"
+        ref = holders[0]["license_id"] if n == len(holders) >= 3 else h["license_id"]
+        stamp = f"{accept.isoformat()}T09:{n % 60:02d}:00+08:00"
+
+        def sync(
+            values: dict[str, Any],
+            *,
+            project_no: str = project_no,
+            stamp: str = stamp,
+            region: str = item.region_code,
+        ) -> dict[str, Any]:
+            values.update(
+                project_no=project_no,
+                row_guid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                cd_batch=f"{region}-{accept:%Y%m%d}-09",
+                cd_operation="I",
+                cd_time=stamp,
+                data_source=f"yc-{region}",
+            )
+            return values
+
+        out.append(
+            sync(
+                {
+                    "table": "up_pro_accept",
+                    "task_code": item.task_code,
+                    "task_version": item.task_version,
+                    "task_name": item.name,
+                    "region_code": item.region_code,
+                    "org_code": dept.code,
+                    "org_name": dept.name,
+                    "applyer_type": "6",
+                    "applyer_name": h["name"],
+                    "applyer_id_type": h["code_type"],
+                    "applyer_id": h["code"],
+                    "apply_date": accept.isoformat(),
+                    "accept_date": accept.isoformat(),
+                    "promise_day": item.promise_day,
+                    "anticipate_day": item.anticipate_day,
+                    "promise_date": cal.promise_date(accept, item.promise_day).date.isoformat(),
+                    "handle_mode": "1",
+                }
+            )
+        )
+        for m in item.materials:
+            values: dict[str, Any] = {"table": "up_pro_material", "material_name": m}
+            if m == BUSINESS_LICENSE_MATERIAL:
+                values.update(material_type="4", material_state="4", license_ref=ref)
+            else:
+                values.update(material_type=rng.choice("123"), material_state="1")
+            out.append(sync(values))
+    return out
 
 
 def defects_path(out: str | Path) -> Path:
@@ -202,6 +294,7 @@ class GeneratorOptions:
     late_ratio: float = 0.12
     pool_size: int = 12
     regions: tuple[str, ...] = ()  # jurisdictions to draw cases from (empty: every demo jurisdiction)
+    deferred_ratio: float = 0.06  # of secondary materials accepted as missing (容缺, issue 18)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.bad_ratio <= 1.0:
@@ -272,6 +365,9 @@ class CaseGenerator:
     ) -> None:
         self.o = options or GeneratorOptions()
         self.rng = random.Random(self.o.seed)  # noqa: S311 - synthetic data, not secrets
+        # 容缺 materials and their supplies draw from their own stream, so adding them left every
+        # other value of a seed as it was
+        self.mrng = random.Random(self.o.seed ^ 0x5F18)  # noqa: S311
         self.cal = calendar or default_calendar()
         self.catalog = catalog or load_catalog()
         self.types = license_types or load_license_types()
@@ -333,6 +429,26 @@ class CaseGenerator:
 
     def _add(self, d: date, n: int) -> date:
         return self.cal.add_workdays(d, n).date
+
+    @contextmanager
+    def _stream(self, rng: random.Random) -> Iterator[None]:
+        """Draw from ``rng`` instead of the main stream inside the block."""
+        main, self.rng = self.rng, rng
+        try:
+            yield
+        finally:
+            self.rng = main
+
+    def _supply_date(self, accept: date, supply_by: date, result: date | None) -> date | None:
+        """When a 容缺 material is supplied: by its date mostly, sometimes late (before the result of
+        a finished case), and never for about half of the unfinished cases (a missed supply date)."""
+        r = self.mrng
+        if result is None and r.random() < 0.5:
+            return None
+        last = supply_by if result is None else min(supply_by, result)
+        if result is not None and result > supply_by and r.random() < 0.2:
+            return supply_by + timedelta(days=1 + int(r.random() * (result - supply_by).days))
+        return accept + timedelta(days=int(r.random() * ((last - accept).days + 1)))
 
     def _sync(self, values: dict[str, Any], region: str, d: date) -> None:
         x = self.rng.random()
@@ -485,9 +601,25 @@ class CaseGenerator:
             },
             accept,
         )
+        deferred: list[tuple[str, str, date]] = []  # (name, material_type, supply_by): 容缺 (issue 18)
         for m in item.materials:
             if r.random() < 0.9 or m == item.materials[0]:
                 mtype = "4" if "免提交" in m else r.choices("123", weights=(40, 35, 25))[0]
+                if mtype != "4" and m not in item.primary_materials and self.mrng.random() < o.deferred_ratio:
+                    supply_by = self._add(accept, 1 + int(self.mrng.random() * max(1, item.promise_day)))
+                    deferred.append((m, mtype, supply_by))
+                    with self._stream(self.mrng):
+                        add(
+                            "up_pro_material",
+                            {
+                                "material_name": m,
+                                "material_type": mtype,
+                                "material_state": "2",
+                                "supply_by": supply_by.isoformat(),
+                            },
+                            accept,
+                        )
+                    continue
                 add("up_pro_material", {"material_name": m, "material_type": mtype}, accept)
         periods: list[tuple[date, date]] = []
         ptypes: list[str] = []
@@ -592,6 +724,21 @@ class CaseGenerator:
                     },
                     eval_date,
                 )
+        with self._stream(self.mrng):
+            for name, mtype, supply_by in deferred:
+                supplied = self._supply_date(accept, supply_by, result_date if finished else None)
+                if supplied is not None:
+                    add(
+                        "up_pro_material",
+                        {
+                            "material_name": name,
+                            "material_type": mtype,
+                            "material_state": "3",
+                            "supplied_date": supplied.isoformat(),
+                        },
+                        supplied,
+                    )
+                    out[-1][0]["cd_operation"] = "U"  # a supply updates the material (README, 容缺受理)
         # children before their parent sometimes; keep the accept row first in a truncated case
         if len(out) > limit:
             del out[limit:]

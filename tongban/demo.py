@@ -8,11 +8,13 @@
    ``AIRFLOW_CONN_*``;
 4. the DAGs in order with ``dag.test()``: county_cases_ingest → case_quality → case_push_province →
    department_results_inbound → license_issue → department_results_inbound (status changes for the
-   licenses just issued) → license_catalog_sync → sla_monitor → license_expiry, with a live progress
-   line read from the database. ``license_expiry`` runs as the night after the first end of
-   validity among the issued licenses (:func:`expiry_night`; the generated 食品经营许可证 are valid 5
-   years from their result date), so the demo shows the sweep move a license to 05 失效, publish it
-   to the province and count it;
+   licenses just issued) → county_cases_ingest → case_quality (follow-up 食品经营许可 cases of holders
+   of the 营业执照 just issued, their 营业执照 material a reference to that license instead of paper:
+   :func:`add_reuse_cases`, issue 18) → case_push_province → license_catalog_sync → sla_monitor →
+   license_expiry, with a live progress line read from the database. ``license_expiry`` runs as the
+   night after the first end of validity among the issued licenses (:func:`expiry_night`; the
+   generated 食品经营许可证 are valid 5 years from their result date), so the demo shows the sweep
+   move a license to 05 失效, publish it to the province and count it;
 5. a summary from the database, the store and the province (:func:`pipeline.summary.collect`).
 
 The parts (:func:`generate_day`, :func:`start_peers`, :func:`run_pipeline`) are what the Airflow
@@ -55,10 +57,17 @@ PIPELINE = (
     "department_results_inbound",
     "license_issue",
     "department_results_inbound",
+    # the follow-up cases that reuse licenses just issued (电子证照免提交) arrive: add_reuse_cases
+    "county_cases_ingest",
+    "case_quality",
+    "case_push_province",
     "license_catalog_sync",
     "sla_monitor",
     "license_expiry",
 )
+REUSE_AT = PIPELINE.index("county_cases_ingest", 1) + 1  # the second ingest, 1-based as on_start counts
+REUSE_CASES = 12  # follow-up 食品经营许可 cases at most (the last names another holder's license)
+BUSINESS_LICENSE = "11100000YL0000012P001"  # 营业执照
 
 
 # --- the county day -------------------------------------------------------------------------------
@@ -242,17 +251,70 @@ def expiry_night(settings: Settings) -> str | None:
     return (date.fromisoformat(str(first)) + timedelta(days=1)).isoformat() if first else None
 
 
+def reuse_holders(settings: Settings, *, limit: int = REUSE_CASES) -> list[dict[str, str]]:
+    """Holders of valid 营业执照 issued in this run (first holder, oldest first), for
+    :func:`sandbox.generator.reuse_cases`."""
+    from sqlalchemy import select
+
+    from core.runtime import shared_database
+    from licenses.models import LicenseHolderRow, LicenseRecord
+
+    out: list[dict[str, str]] = []
+    with shared_database(settings).session() as s:
+        q = (
+            select(LicenseRecord, LicenseHolderRow)
+            .join(LicenseHolderRow, LicenseHolderRow.license_pk == LicenseRecord.id)
+            .where(
+                LicenseRecord.type_code == BUSINESS_LICENSE,
+                LicenseRecord.status == "01",
+                LicenseHolderRow.position == 0,
+            )
+            .order_by(LicenseRecord.id)
+            .limit(limit)
+        )
+        for rec, holder in s.execute(q):
+            out.append(
+                {
+                    "license_id": rec.license_id,
+                    "name": holder.name,
+                    "code": holder.code,
+                    "code_type": holder.code_type,
+                    "region_code": rec.issuer_code[2:8],  # the issuing department's county (USCC 3–8)
+                }
+            )
+    return [h for h in out if h["region_code"] in COUNTIES]
+
+
+def add_reuse_cases(settings: Settings, peers: Peers, *, today: Any = None) -> list[dict[str, Any]]:
+    """Follow-up cases that reuse the 营业执照 just issued (电子证照免提交), appended to their county
+    feeds (a window system keeps accepting cases); returns the rows."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sandbox.generator import reuse_cases
+
+    day = today or datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    rows = reuse_cases(reuse_holders(settings), today=day, seed=18)
+    for region, feed in peers.counties.items():
+        feed.append([r for r in rows if str(r["project_no"]).startswith(region)])
+    return rows
+
+
 def run_pipeline(
     dag_ids: tuple[str, ...] = PIPELINE,
     *,
     on_step: Callable[[int, str, str, float], None] | None = None,
     on_start: Callable[[int, str], None] | None = None,
     conf_for: Callable[[str], dict[str, Any]] | None = None,
+    before: Callable[[int, str], None] | None = None,
 ) -> list[tuple[str, str, float]]:
     """Run the DAGs in order with ``dag.test()``; stop at the first that does not succeed.
-    ``conf_for(dag_id)``: the run conf of a DAG (the demo's expiry night)."""
+    ``conf_for(dag_id)``: the run conf of a DAG (the demo's expiry night); ``before(i, dag_id)``:
+    called before the i-th DAG runs (the demo adds its reuse cases before :data:`REUSE_AT`)."""
     out: list[tuple[str, str, float]] = []
     for i, dag_id in enumerate(dag_ids, start=1):
+        if before is not None:
+            before(i, dag_id)
         if on_start is not None:
             on_start(i, dag_id)
         t0 = time.perf_counter()
@@ -379,8 +441,14 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
                 night["today"] = expiry_night(demo)
                 return {"today": night["today"]} if night["today"] else {}
 
+            reused: list[dict[str, Any]] = []
+
+            def before(i: int, dag_id: str) -> None:
+                if i == REUSE_AT:
+                    reused.extend(add_reuse_cases(demo, peers))
+
             try:
-                states = run_pipeline(on_start=on_start, on_step=on_step, conf_for=conf_for)
+                states = run_pipeline(on_start=on_start, on_step=on_step, conf_for=conf_for, before=before)
             finally:
                 stop.set()
         console.print(
@@ -395,6 +463,7 @@ def run(settings: Settings, console: Console, *, cases: int | None = None) -> in
         finally:
             ctx.close()
         figures["expiry_night"] = night["today"]
+        figures["reuse_cases"] = sum(1 for r in reused if r["table"] == "up_pro_accept")
         figures["files"] = write_files(demo, figures)
     finally:
         peers.close()
@@ -550,6 +619,20 @@ def _print_summary(
         "awaiting approval data",
         f"{f['awaiting_approval']:,} cases ({f['awaiting_flagged']} flagged as overdue); "
         f"{f['issue_failed']} failed",
+    )
+    m = f.get("materials") or {}
+    t.add_row(
+        "容缺 (accepted missing)",
+        f"{m.get('deferred_accepted', 0):,} materials accepted as missing: {m.get('deferred_supplied', 0):,} "
+        f"supplied, {m.get('deferred_missing', 0):,} still missing; {m.get('deferred_missed', 0):,} missed "
+        "their supply date (flagged once, clock stopped until supplied); licenses wait for the supply",
+    )
+    held = ", ".join(f"{r} {n}" for r, n in sorted((m.get("held_reasons") or {}).items())) or "none"
+    t.add_row(
+        "免提交 (licenses reused)",
+        f"{m.get('licenses_reused', 0):,} licenses reused at intake in {f.get('reuse_cases', 0):,} follow-up "
+        f"cases — {m.get('paper_documents_avoided', 0):,} paper documents avoided, each use in the holder's "
+        f"use ledger; {m.get('license_refs_held', 0):,} references held ({held})",
     )
     dl = f.get("case_deadlines") or {}
     t.add_row(

@@ -20,6 +20,7 @@ Public API::
     load_catalog(path=None, *, license_types=None) -> Catalog     # cached; checks against license types
     Catalog.item(task_code) -> ServiceItem ; .items_in(region_code) ; .department(code) -> Department
     ServiceItem.approval_keys -> tuple[str, ...]   # what the department's approval data must carry
+    ServiceItem.primary_materials ; Catalog.primary_material_names() -> frozenset[str]   # never 容缺
     Catalog.province_abbreviation(region_code) -> str    # 川 / 桂 / 湘 (property certificate numbers)
 """
 
@@ -103,6 +104,9 @@ class ServiceItem(_Strict):
     promise_day: int = Field(ge=0)
     applicant: Applicant
     materials: tuple[str, ...] = ()
+    primary_materials: tuple[
+        str, ...
+    ] = ()  # 主要材料: never accepted as missing (容缺); a subset of materials
     special_procedures: tuple[str, ...] = ()
     license: LicenseOutcome | None = None
 
@@ -116,6 +120,9 @@ class ServiceItem(_Strict):
         for c in self.applicant.id_types:
             if not CODE_LISTS["id_type"].contains(c):
                 raise ValueError(f"{self.name}: id type {c} not in code list")
+        extra = [m for m in self.primary_materials if m not in self.materials]
+        if extra:
+            raise ValueError(f"{self.name}: primary materials {extra} are not among its materials")
         for c in self.special_procedures:
             if not CODE_LISTS["procedure_type"].contains(c):
                 raise ValueError(f"{self.name}: procedure type {c} not in code list")
@@ -165,6 +172,10 @@ class Catalog(_Strict):
             if d.code == code:
                 return d
         raise CatalogError(f"unknown department {code!r}")
+
+    def primary_material_names(self) -> frozenset[str]:
+        """Names of the materials some item marks as primary (主要材料): never 容缺 (issue 18)."""
+        return frozenset(m for i in self.items for m in i.primary_materials)
 
     def province_abbreviation(self, region_code: str) -> str:
         return self.province_abbreviations.get(region_code[:2] + "0000", "")

@@ -72,12 +72,16 @@ CREATE TABLE IF NOT EXISTS up_pro_result (
     data_source VARCHAR(64) NOT NULL,
     CONSTRAINT uq_up_pro_result_row_guid UNIQUE (row_guid)
 );
--- 申请材料: one row per submitted document
+-- 申请材料: one row per submitted document; a 容缺 material is supplied by a later U row (its own row_guid) of the same project_no and material_name with material_state 3; an e-license reference (material_state 4) is checked at intake (README, 容缺受理 and 免提交)
 CREATE TABLE IF NOT EXISTS up_pro_material (
     ex_id BIGSERIAL PRIMARY KEY,
     project_no VARCHAR(50) NOT NULL,
     material_name VARCHAR(200) NOT NULL,
     material_type VARCHAR(1) NOT NULL,
+    material_state VARCHAR(1),
+    supply_by VARCHAR(10),
+    supplied_date VARCHAR(10),
+    license_ref VARCHAR(100),
     row_guid VARCHAR(64) NOT NULL,
     cd_batch VARCHAR(64) NOT NULL,
     cd_operation VARCHAR(1) NOT NULL,

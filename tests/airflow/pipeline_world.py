@@ -108,6 +108,13 @@ def snapshot(w: World) -> dict[str, Any]:
         doc["case_deadlines"] = sorted(
             s.execute(select(CaseDeadline.project_no, CaseDeadline.state, CaseDeadline.deadline)).all()
         )
+        from core.casematerials import CaseMaterial
+
+        doc["case_materials"] = sorted(
+            s.execute(
+                select(CaseMaterial.row_guid, CaseMaterial.state, CaseMaterial.reason, CaseMaterial.use_seq)
+            ).all()
+        )
         doc["ledger"] = {
             h.stream: (h.seq, h.head_hash)
             for h in s.scalars(select(LedgerHead))
@@ -141,6 +148,8 @@ def expected(w: World) -> dict[str, Any]:
     defect_lines = {int(d["line"]) for d in defects}
     valid_guids: set[str] = set()
     held_guids: set[str] = set()
+    deferred: dict[tuple[str, str], dict[str, Any]] = {}  # (project_no, material) -> the 容缺 row
+    supplies: dict[tuple[str, str], str] = {}  # (project_no, material) -> first supplied_date
     with w.day.cases.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             row = json.loads(line)
@@ -148,14 +157,25 @@ def expected(w: World) -> dict[str, Any]:
                 continue
             if row["table"] != "up_pro_accept" and row["project_no"] in held_projects:
                 held_guids.add(row["row_guid"])
-            else:
-                valid_guids.add(row["row_guid"])
+                continue
+            valid_guids.add(row["row_guid"])
+            if row["table"] == "up_pro_material" and row.get("material_state") == "2":
+                deferred[(row["project_no"], row["material_name"])] = row
+            elif row["table"] == "up_pro_material" and row.get("material_state") == "3":
+                key = (row["project_no"], row["material_name"])
+                supplies[key] = min(supplies.get(key, "9999-12-31"), row["supplied_date"])
     by_project: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for a in w.day.approvals:
         by_project[str(a["project_no"])].append(a)
+    unsupplied = {k: r for k, r in deferred.items() if k not in supplies}
     return {
         "defects": len(defects),
         "valid_guids": valid_guids,
         "held_guids": held_guids,
         "approvals": by_project,
+        # 容缺 (issue 18): the materials accepted as missing, those supplied, the cases they hold
+        "deferred": len(deferred),
+        "deferred_supplied": sum(1 for k in deferred if k in supplies),
+        "unsupplied": unsupplied,  # (project_no, material) -> the 容缺 row (its supply_by)
+        "blocked": {p for p, _ in unsupplied},  # cases whose license waits for a supply
     }

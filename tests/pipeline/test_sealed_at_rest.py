@@ -18,11 +18,12 @@ from tests.privacy_scan import resident_ids_in, scan_bytes, scan_paths
 
 
 def _run_chain(ctx: object) -> None:
-    from pipeline import catalog, inbound, ingest, issue, push, quality, sla
+    from pipeline import catalog, inbound, ingest, issue, materials, push, quality, sla
 
     for peer in ingest.county_ids(ctx):  # type: ignore[arg-type]
         ingest.ingest_county(ctx, peer)  # type: ignore[arg-type]
     quality.validate_pending(ctx)  # type: ignore[arg-type]
+    materials.run(ctx)  # type: ignore[arg-type]
     push.enqueue_curated(ctx)  # type: ignore[arg-type]
     push.deliver(ctx)  # type: ignore[arg-type]
     for peer in inbound.department_ids(ctx):  # type: ignore[arg-type]
@@ -33,6 +34,7 @@ def _run_chain(ctx: object) -> None:
     issue.issue_ready(ctx)  # type: ignore[arg-type]
     catalog.publish(ctx)  # type: ignore[arg-type]
     sla.track(ctx)  # type: ignore[arg-type]
+    sla.flag_missed(ctx)  # type: ignore[arg-type]
     push.deliver(ctx, kinds=("case_row", "event"))  # type: ignore[arg-type]
 
 

@@ -175,7 +175,9 @@ def test_exact_count_and_no_orphans_when_cut(tmp_path: Path, count: int) -> None
 
 def test_batches_spread_cases_across_files(tmp_path: Path) -> None:
     out = tmp_path / "batched.jsonl"
-    summary = write_case_files(out, 2400, seed=21, bad_ratio=0.06, batches=4)
+    # a seed whose cut puts some child in an earlier file (seeds 20 and 22 did not before issue 18's
+    # 容缺 rows lengthened cases; 21 does not since): the property is per seed, not per generator
+    summary = write_case_files(out, 2400, seed=22, bad_ratio=0.06, batches=4)
     paths = batch_paths(out, 4)
     assert summary.files["cases"] == ",".join(map(str, paths))
     assert not out.exists()

@@ -105,7 +105,8 @@ def generate(
 
 # quality commands (validate, receipt verify, quarantine …) live in cases_quality.py,
 # the SLA monitor's view (deadlines) in cases_sla.py
-from tongban.cli import cases_quality, cases_sla  # noqa: E402
+from tongban.cli import cases_materials, cases_quality, cases_sla  # noqa: E402
 
 cases_quality.register(app)
 cases_sla.register(app)
+cases_materials.register(app)
