@@ -379,6 +379,8 @@ def test_license_expiry_moves_a_license_past_its_end_to_05_and_the_province_hear
                     created_at=now,
                 )
             )
+        # the receiver listens on loopback: allowed as an operator allows an internal host
+        monkeypatch.setenv("TONGBAN_API__WEBHOOK_ALLOW", '["127.0.0.1/32"]')
         run("license_catalog_sync")  # the province holds the license (license.issued) before it ends
         with ctx.db.session() as s:
             before = {r.license_id: r.status for r in s.scalars(select(LicenseRecord))}
