@@ -73,3 +73,18 @@ async def test_a_forged_file_naming_a_real_license_shows_nothing_of_the_registry
     genuine = await asyncio.to_thread(lambda: open_registry(gw.settings, db=gw.db).file(issued.biz_h1))
     r = await gw.client.post("/verify/upload", files={"file": ("l.pdf", genuine, "application/pdf")})
     assert 'data-outcome="valid"' in r.text and 'id="status"' in r.text
+
+
+async def test_the_verify_page_carries_its_security_headers(make_gateway, issued: Issued) -> None:
+    """No script may run on the public page (CSP default-src 'none'), nothing is cached or sniffed,
+    and the license's URL (with its code) is not sent on as a referrer."""
+    gw = await make_gateway()
+    for r in (
+        await gw.client.get("/verify", params={"id": issued.biz_h1, "code": issued.verify_code_biz_h1}),
+        await gw.client.get("/verify", params={"id": "x", "code": "y"}),
+    ):
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
+        assert "<script" not in r.text
