@@ -157,7 +157,9 @@ OPINIONS: Mapping[str, tuple[str, ...]] = {
     "办结": ("办结，结果已同步生成电子证照。", "办结。"),
     "送达": ("EMS寄递送达。", "窗口领取。"),
 }
-ITEM_WEIGHTS = (30, 20, 25, 15, 10)  # in catalog order per jurisdiction
+# single cases draw from a jurisdiction's first five catalog items, in catalog order; the items
+# added for themes (一件事) after them are applied for in joint cases
+ITEM_WEIGHTS = (30, 20, 25, 15, 10)
 _BAD_CODES: Mapping[str, tuple[Any, ...]] = {
     "cd_operation": ("X", "R", "N"),
     "applyer_type": ("7", "8", "0"),
@@ -352,7 +354,7 @@ class CaseGenerator:
 
     def _pick_item(self) -> ServiceItem:
         region = self.rng.choice(self._regions)
-        items = self._items[region]
+        items = self._items[region][: len(ITEM_WEIGHTS)]
         return self.rng.choices(items, weights=ITEM_WEIGHTS[: len(items)])[0]
 
     def _applicant(self, item: ServiceItem, region: str) -> tuple[str, str, str, str]:
