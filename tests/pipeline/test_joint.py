@@ -30,6 +30,7 @@ from pipeline import FlowContext, issue, joint
 from pipeline.errors import JointCaseError
 from pipeline.models import GRANTED, OPEN, OVERDUE, REFUSED, Approval, CaseLicense, JointCase, JointMember
 
+PASSPHRASE = "joint-test-passphrase"
 BUSINESS, HOUSING = "T5101290002", "T5101290001"
 HOLDER_ID = make_resident_id("510129", datetime(1990, 1, 1).date(), 123)
 
@@ -37,7 +38,7 @@ HOLDER_ID = make_resident_id("510129", datetime(1990, 1, 1).date(), 123)
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowContext]:
     data = tmp_path_factory.mktemp("joint") / "var"
-    settings = Settings(data_dir=data, keys={"passphrase": "test-" + uuid.uuid4().hex})
+    settings = Settings(data_dir=data, keys={"passphrase": PASSPHRASE})
     settings.data_path.mkdir(parents=True, exist_ok=True)
     runner.upgrade(settings.db_url)
     db = open_database(settings)
@@ -250,3 +251,25 @@ def test_a_member_of_another_theme_is_named(ctx: FlowContext, caplog: pytest.Log
         assert s.get(JointCase, "LB5101292026092900009") is None
     with pytest.raises(JointCaseError, match="no joint case"):
         joint.show(ctx, "LB0000")
+
+
+def test_cli_shows_a_joint_case_masked(ctx: FlowContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from tongban.cli import app
+
+    monkeypatch.setenv("TONGBAN_DATA_DIR", str(ctx.settings.data_dir))
+    monkeypatch.setenv("TONGBAN_KEYS__PASSPHRASE", PASSPHRASE)
+    cli = CliRunner()
+    r = cli.invoke(app, ["cases", "joint", "show", "LB5101292026042900001", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["state"] == GRANTED and len(doc["result"]["licenses"]) == 1 and len(doc["members"]) == 4
+    text = cli.invoke(app, ["cases", "joint", "show", "LB5101292026042900001"])
+    assert text.exit_code == 0 and "开办企业一件事" in text.stdout and "issued together" in text.stdout
+    listed = cli.invoke(app, ["cases", "joint", "list", "--state", "refused", "--json"])
+    assert [c["joint_no"] for c in json.loads(listed.stdout)["joint_cases"]] == ["LB5101292026092900002"]
+    for out in (r.stdout, text.stdout, listed.stdout):
+        assert HOLDER_ID not in out
+    missing = cli.invoke(app, ["cases", "joint", "show", "LB-NONE"])
+    assert missing.exit_code == 1 and "no joint case" in missing.output

@@ -104,8 +104,9 @@ def generate(
 
 
 # quality commands (validate, receipt verify, quarantine …) live in cases_quality.py,
-# the SLA monitor's view (deadlines) in cases_sla.py
-from tongban.cli import cases_quality, cases_sla  # noqa: E402
+# the SLA monitor's view (deadlines) in cases_sla.py, joint cases (联办件) in cases_joint.py
+from tongban.cli import cases_joint, cases_quality, cases_sla  # noqa: E402
 
 cases_quality.register(app)
 cases_sla.register(app)
+cases_joint.register(app)
