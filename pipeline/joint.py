@@ -27,6 +27,7 @@ import json
 import logging
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ from pipeline.errors import JointCaseError
 from pipeline.models import GRANTED, ISSUED, OPEN, OVERDUE, REFUSED, CaseLicense, JointCase, JointMember
 
 log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACCEPT, RESULT = "up_pro_accept", "up_pro_result"
 RESULT_GRANTED = "1"
 
@@ -185,8 +187,6 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
 
 def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
     """Mark open joint cases past their joint promise date (today in Asia/Shanghai) overdue, once."""
-    from pipeline.sla import SHANGHAI
-
     now = now or utcnow()
     today = now.astimezone(SHANGHAI).date().isoformat()
     with ctx.db.session() as s:

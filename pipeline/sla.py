@@ -12,6 +12,10 @@ arrives: ``done``, or ``done_late`` when the result date is after the deadline.
 :func:`flag` marks open cases whose deadline has passed (in Asia/Shanghai) as ``overdue`` — once
 each, with an entry ``case.overdue`` in the flows' ledger stream (case number, item, department,
 dates; no personal data). Both are idempotent: running them again with nothing new changes nothing.
+
+Joint cases (联办件): each member is a case here like any other (its promise_date is its own
+window); :func:`track` also tracks the joint cases (:func:`pipeline.joint.track`) and
+:func:`flag` flags those past the joint promise date (``joint.overdue``), counted with the cases.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from core import ledger
 from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
 from core.sealing import open_value
+from pipeline import joint
 from pipeline.context import FLOW_STREAM, FlowContext
 from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
@@ -119,12 +124,15 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
                 d.state = DONE_LATE if finished > date.fromisoformat(d.deadline) else DONE
                 d.updated_at = stamp
                 closed += 1
+    joint.track(ctx, now=now)
     return {"added": added, "closed": closed, "watched": len(watched) - closed}
 
 
 def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
-    """Mark open cases past their deadline (today in Asia/Shanghai) as overdue, once each."""
+    """Mark open cases (and joint cases) past their deadline (today in Asia/Shanghai) as overdue,
+    once each; returns how many were flagged."""
     now = now or utcnow()
+    joint_flagged = joint.flag(ctx, now=now)
     today = now.astimezone(SHANGHAI).date().isoformat()
     with ctx.db.session() as s:
         due = list(
@@ -158,7 +166,7 @@ def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
                 ],
                 now=now,
             )
-        return len(due)
+        return len(due) + joint_flagged
 
 
 def counts(ctx: FlowContext) -> dict[str, int]:
