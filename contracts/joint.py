@@ -12,7 +12,7 @@ Pure: no I/O (the calendar is passed in).
 
 Public API::
 
-    MemberPlan(task_code, start, promise_date, promise_day, provisional)
+    MemberPlan(task_code, start, promise_date, promise_day, provisional, path_days)
     JointPlan(theme_code, accept_date, members, promise_date, provisional, joint_days, sequential_days)
     JointPlan.days_saved -> int ; .member(task_code) -> MemberPlan
     plan_joint(theme, catalog, accept_date, calendar) -> JointPlan
@@ -37,6 +37,7 @@ class MemberPlan:
     promise_date: date
     promise_day: int
     provisional: bool = False
+    path_days: int = 0  # working days from acceptance to promise_date (its longest path)
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,15 @@ def plan_joint(theme: Theme, catalog: Catalog, accept_date: date, calendar: Work
         before = [plans[p] for p in member.after]
         start = max((p.promise_date for p in before), default=accept_date)
         result = calendar.add_workdays(start, item.promise_day)
+        path_days[code] = item.promise_day + max((path_days[p] for p in member.after), default=0)
         plans[code] = MemberPlan(
             code,
             start,
             result.date,
             item.promise_day,
             result.provisional or any(p.provisional for p in before),
+            path_days[code],
         )
-        path_days[code] = item.promise_day + max((path_days[p] for p in member.after), default=0)
     members = tuple(plans.values())
     return JointPlan(
         theme.theme_code,

@@ -60,6 +60,7 @@ def test_second_hand_housing_in_sequence_across_national_day() -> None:
     assert (tax.start, tax.promise_date) == (date(2026, 9, 30), date(2026, 10, 8))  # holiday skipped
     # 10-09 Fri, 10-10 make-up Saturday, 10-12 Mon, 10-13 Tue
     assert (reg.start, reg.promise_date) == (date(2026, 10, 8), date(2026, 10, 13))
+    assert (sign.path_days, tax.path_days, reg.path_days) == (1, 2, 6)  # the members' promise_day on the wire
     assert plan.promise_date == date(2026, 10, 13) and not plan.provisional
     assert (plan.joint_days, plan.sequential_days, plan.days_saved) == (6, 6, 0)
 
