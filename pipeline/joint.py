@@ -40,11 +40,12 @@ from contracts.joint import plan_joint
 from core import ledger
 from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
+from core.jointcases import GRANTED, OPEN, OVERDUE, REFUSED, JointCase, JointMember
 from core.masking import mask_id, mask_name
 from core.sealing import open_value
 from pipeline.context import FLOW_STREAM, FlowContext
 from pipeline.errors import JointCaseError
-from pipeline.models import GRANTED, ISSUED, OPEN, OVERDUE, REFUSED, CaseLicense, JointCase, JointMember
+from pipeline.models import ISSUED, CaseLicense
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

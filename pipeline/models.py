@@ -17,17 +17,8 @@ The state the DAG tasks find their input through (ARCHITECTURE.md, rule 1):
                          date (承诺办结日期), the deadline after special procedures stopped the clock,
                          and where it stands — ``open``, ``overdue`` (past the deadline with no
                          result; flagged once), ``done`` or ``done_late`` (by the result's date).
-- ``flow_joint_cases``   (revision ``0011``) one row per joint case (联办件, ``up_pro_accept.joint_no``):
-                         its theme (一件事), acceptance, the joint promise date (longest path through
-                         the members, :mod:`contracts.joint`), and where it stands — ``open`` (a
-                         member has no result yet; its licenses are held), ``granted`` (every member
-                         granted), ``refused`` (a member was not granted: the reason names it),
-                         ``overdue`` (open past the joint promise date; flagged once); ``result`` is
-                         the one result record the holder gets (every member's result and license),
-                         written when the licenses of the granted members are issued.
-- ``flow_joint_members`` one row per member case: its joint case, item, planned promise date, and
-                         its result type and date once the result row arrived. No personal data:
-                         the holder is read from the members' (sealed) accept rows when shown.
+- ``flow_joint_cases``, ``flow_joint_members`` (revision ``0011``): joint cases (联办件) and their
+                         members, declared in :mod:`core.jointcases` (the gateway reads them too).
 """
 
 from __future__ import annotations
@@ -41,7 +32,6 @@ from core.sealing import unseal_on_load
 AWAITING, ISSUED, FAILED = "awaiting", "issued", "failed"
 OPEN, OVERDUE, DONE, DONE_LATE = "open", "overdue", "done", "done_late"
 PENDING, APPLIED, QUARANTINED = "pending", "applied", "quarantined"
-GRANTED, REFUSED = "granted", "refused"  # joint cases: OPEN / OVERDUE while a member is unfinished
 
 
 class RawBatch(Base):
@@ -134,38 +124,3 @@ class CaseDeadline(Base):
     done_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
     flagged_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     updated_at: Mapped[str] = mapped_column(String(40), nullable=False)
-
-
-class JointCase(Base):
-    __tablename__ = "flow_joint_cases"
-    __table_args__ = (Index("ix_flow_joint_cases_state", "state", "promise_date"),)
-
-    joint_no: Mapped[str] = mapped_column(String(50), primary_key=True)
-    theme_code: Mapped[str] = mapped_column(String(32), nullable=False)
-    region_code: Mapped[str] = mapped_column(String(6), nullable=False)
-    accept_date: Mapped[str] = mapped_column(String(10), nullable=False)
-    promise_date: Mapped[str] = mapped_column(String(10), nullable=False)  # the joint promise date
-    provisional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    members: Mapped[int] = mapped_column(Integer, nullable=False)  # how many the theme has
-    joint_days: Mapped[int] = mapped_column(Integer, nullable=False)  # longest path, working days
-    sequential_days: Mapped[int] = mapped_column(Integer, nullable=False)  # one after another
-    state: Mapped[str] = mapped_column(String(12), nullable=False, default=OPEN)
-    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)  # why it was refused
-    done_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    flagged_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    result: Mapped[str | None] = mapped_column(Text, nullable=True)  # the joint result record (JSON)
-    result_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    updated_at: Mapped[str] = mapped_column(String(40), nullable=False)
-
-
-class JointMember(Base):
-    __tablename__ = "flow_joint_members"
-    __table_args__ = (Index("ix_flow_joint_members_joint", "joint_no"),)
-
-    project_no: Mapped[str] = mapped_column(String(64), primary_key=True)
-    joint_no: Mapped[str] = mapped_column(String(50), nullable=False)
-    task_code: Mapped[str] = mapped_column(String(64), nullable=False)
-    start_date: Mapped[str] = mapped_column(String(10), nullable=False)
-    promise_date: Mapped[str] = mapped_column(String(10), nullable=False)
-    result_type: Mapped[str | None] = mapped_column(String(1), nullable=True)
-    result_date: Mapped[str | None] = mapped_column(String(10), nullable=True)

@@ -16,6 +16,7 @@ from connectors import outbox
 from connectors.models import OutboxRow
 from core import ledger
 from core.casestore import HOLD_OPEN, Q_OPEN, BatchRecord, CaseRow, HeldRow, QuarantinedRow
+from core.jointcases import JointCase, JointMember
 from core.store import Zone
 from licenses.models import LicenseRecord
 from pipeline.context import FlowContext
@@ -27,8 +28,6 @@ from pipeline.models import (
     Approval,
     CaseDeadline,
     CaseLicense,
-    JointCase,
-    JointMember,
     RawBatch,
     StatusChange,
 )

@@ -175,7 +175,8 @@ def test_joint_case_figures_match_the_generated_applications(plain: World) -> No
     (computed here), and licenses only for joint cases whose every member finished (or one was
     refused), all of them in the case's one result record."""
     from contracts.catalog import load_catalog
-    from pipeline.models import ISSUED, CaseLicense, JointCase
+    from core.jointcases import JointCase
+    from pipeline.models import ISSUED, CaseLicense
     from pipeline.summary import collect
 
     exp = expected(plain)

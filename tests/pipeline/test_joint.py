@@ -20,6 +20,7 @@ from contracts.catalog import load_catalog
 from contracts.models import DepartmentApproval
 from contracts.validators import make_resident_id, make_uscc
 from core.casestore import AcceptedRow, CaseStore
+from core.jointcases import GRANTED, OPEN, OVERDUE, REFUSED, JointCase, JointMember
 from core.runtime import open_database
 from core.sealing import seal_value
 from core.settings import Settings
@@ -28,7 +29,7 @@ from licenses.pki import Pki
 from migrations import runner
 from pipeline import FlowContext, issue, joint, sla
 from pipeline.errors import JointCaseError
-from pipeline.models import GRANTED, OPEN, OVERDUE, REFUSED, Approval, CaseLicense, JointCase, JointMember
+from pipeline.models import Approval, CaseLicense
 
 PASSPHRASE = "joint-test-passphrase"
 BUSINESS, HOUSING = "T5101290002", "T5101290001"

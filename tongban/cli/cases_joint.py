@@ -33,8 +33,8 @@ def list_(
     """Joint cases by promise date."""
     from sqlalchemy import select
 
+    from core.jointcases import JointCase
     from pipeline import FlowContext, joint
-    from pipeline.models import JointCase
     from tongban.cli._common import settings
 
     if state not in STATES:
