@@ -171,8 +171,9 @@ def _joint(s: Any) -> dict[str, Any]:
     its result record), and the working days saved against doing the members one after another."""
     cases = list(s.scalars(select(JointCase)))
     per_case: Counter[int] = Counter()
-    for c in cases:
-        per_case[len(json.loads(c.result)["licenses"]) if c.result else 0] += 1
+    for c in cases:  # over the joint cases whose one result is written
+        if c.result:
+            per_case[len(json.loads(c.result)["licenses"])] += 1
     return {
         "cases": len(cases),
         "members": _n(s, select(func.count()).select_from(JointMember)),

@@ -563,8 +563,9 @@ def _print_summary(
     t.add_row(
         "joint cases (联办件)",
         f"{jc.get('cases', 0):,} joint cases, {jc.get('members', 0):,} members; "
-        f"states {jc.get('states', {})}; {jc.get('licenses', 0):,} licenses issued together "
-        f"(licenses per joint case: {jc.get('licenses_per_case', {})}); "
+        f"states {jc.get('states', {})}; {jc.get('with_result', 0):,} with their one result, "
+        f"{jc.get('licenses', 0):,} licenses issued together "
+        f"(joint cases by licenses: {jc.get('licenses_per_case', {})}); "
         f"{jc.get('working_days_saved', 0):,} working days saved against one after another",
     )
     t.add_row(

@@ -232,7 +232,9 @@ def test_joint_case_figures_match_the_generated_applications(plain: World) -> No
             assert sorted(records[joint_no]["licenses"]) == mine
             total += len(mine)
     assert jf["licenses"] == total
-    assert sum(jf["licenses_per_case"].values()) == len(members)
+    assert sum(jf["licenses_per_case"].values()) == jf["with_result"] == len(records)
+    settled_cases = sum(1 for j in members if j in records)
+    assert settled_cases == len(records)
 
 
 def test_sla_monitor_watches_every_accepted_case(plain: World) -> None:
