@@ -44,7 +44,7 @@ from contracts import rules as R
 from contracts.codes import CODE_LISTS
 from contracts.errors import SpecError
 
-SPEC_VERSION = "1.2.0"
+SPEC_VERSION = "1.3.0"
 
 FieldType = Literal["string", "integer", "date", "timestamp"]
 
@@ -227,6 +227,22 @@ _ACCEPT = TableSpec(
             rules=(R.ACCEPT_PROMISE_DATE, R.ACCEPT_PROMISE_DATE_PROVISIONAL),
         ),
         _code("handle_mode", "办理方式", "handle_mode"),
+        _s(
+            "joint_no",
+            "联办件编号",
+            50,
+            required=False,
+            rules=(R.ACCEPT_JOINT_THEME, R.ACCEPT_JOINT_MEMBER),
+            description="joint case (联办件) number: the member cases of one 一件事 application share it",
+        ),
+        _s(
+            "theme_code",
+            "一件事主题编码",
+            32,
+            required=False,
+            rules=(R.ACCEPT_JOINT_THEME, R.ACCEPT_JOINT_MEMBER),
+            description="the theme (一件事) of the joint case, see contracts.catalog; set with joint_no",
+        ),
         *SYNC_FIELDS,
     ),
     rules=(
@@ -238,6 +254,8 @@ _ACCEPT = TableSpec(
         R.ACCEPT_PROMISE_DAY_ORDER,
         R.ACCEPT_PROMISE_DATE,
         R.ACCEPT_PROMISE_DATE_PROVISIONAL,
+        R.ACCEPT_JOINT_THEME,
+        R.ACCEPT_JOINT_MEMBER,
     ),
     description="one row per accepted case (办件受理)",
 )

@@ -150,6 +150,8 @@ class UpProAccept(CaseRowModel):
     anticipate_day: int = col("up_pro_accept", "anticipate_day")
     promise_date: BusinessDate = col("up_pro_accept", "promise_date")
     handle_mode: str = col("up_pro_accept", "handle_mode")
+    joint_no: str | None = col("up_pro_accept", "joint_no")
+    theme_code: str | None = col("up_pro_accept", "theme_code")
 
 
 class UpProProcess(CaseRowModel):

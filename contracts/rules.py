@@ -56,6 +56,8 @@ ACCEPT_REGION_CODE = "accept.region_code"
 ACCEPT_PROMISE_DAY_ORDER = "accept.promise_day_order"
 ACCEPT_PROMISE_DATE = "accept.promise_date"
 ACCEPT_PROMISE_DATE_PROVISIONAL = "accept.promise_date.provisional"
+ACCEPT_JOINT_THEME = "accept.joint.theme"
+ACCEPT_JOINT_MEMBER = "accept.joint.member"
 SPECIAL_DATE_ORDER = "special.date_order"
 RESULT_DATE_ORDER = "result.date_order"
 CHILD_PARENT_MISSING = "child.parent_missing"
@@ -179,6 +181,21 @@ _ALL = (
         ACCEPT_PROMISE_DATE_PROVISIONAL,
         "promise_date reaches a year with no loaded schedule: checked weekends-only, passed, flagged.",
         "flag",
+        "row",
+        _A,
+    ),
+    Rule(
+        ACCEPT_JOINT_THEME,
+        "A member of a joint case (joint_no set) names no theme (一件事) of the catalog in theme_code, or "
+        "theme_code is set without joint_no.",
+        "quarantine",
+        "row",
+        _A,
+    ),
+    Rule(
+        ACCEPT_JOINT_MEMBER,
+        "task_code of a joint-case member is not a member item of its theme, or is of another region.",
+        "quarantine",
         "row",
         _A,
     ),

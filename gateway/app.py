@@ -230,7 +230,7 @@ def create_app(
     ``schema_revision`` is the database revision this code expects (``/readyz`` compares it with
     the database's); the composition root (:mod:`tongban.api_app`) reads it from the migrations.
     """
-    from gateway import api, dq, ops, page, workers
+    from gateway import api, dq, joint, ops, page, workers
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -277,6 +277,7 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(api.router)
+    app.include_router(joint.router)
     app.include_router(page.router)
     app.include_router(dq.router)
     app.add_middleware(GatewayMiddleware, api=app)

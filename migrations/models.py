@@ -1,7 +1,7 @@
 """Every module that declares tables on ``core.db.Base``: imported so Alembic sees them all."""
 
 from connectors import models as connectors_models  # noqa: F401
-from core import casematerials, casestore, events, ledger, uselog  # noqa: F401
+from core import casematerials, casestore, events, jointcases, ledger, uselog  # noqa: F401
 from core.db import Base
 from gateway import models as gateway_models  # noqa: F401
 from licenses import models as license_models  # noqa: F401

@@ -7,8 +7,12 @@ what it could), so the Airflow task fails and its retry picks up only what is st
     └── PipelineError                every error raised by pipeline (PIPELINE_ERROR)
         ├── PushIncomplete           rows for the province still undelivered when the push run ends
         │                            (PIPELINE_PUSH_INCOMPLETE; pipeline.push)
-        └── ArchiveIncomplete        licenses that were due could not be archived; the message says
-                                     which (PIPELINE_ARCHIVE_INCOMPLETE; pipeline.archive)
+        ├── ArchiveIncomplete        licenses that were due could not be archived; the message says
+        │                            which (PIPELINE_ARCHIVE_INCOMPLETE; pipeline.archive)
+        └── JointCaseError           a joint-case member (联办件) names no theme or another theme than
+                                     its joint case, or a joint case is unknown; the message names
+                                     the case, the joint_no and the field (PIPELINE_JOINT_CASE;
+                                     pipeline.joint)
 
 Errors of the packages below (``core``, ``quality``, ``connectors``, ``licenses``) pass through
 unchanged: each carries its own package's code.
@@ -35,3 +39,9 @@ class ArchiveIncomplete(PipelineError):
     """Some licenses that were due could not be archived (the run says which)."""
 
     code = "PIPELINE_ARCHIVE_INCOMPLETE"
+
+
+class JointCaseError(PipelineError):
+    """A joint-case member row or number that does not fit (names the record and the field)."""
+
+    code = "PIPELINE_JOINT_CASE"

@@ -2,7 +2,8 @@
 
 1. :func:`discover_finished` — every accepted result row with result type 1 (准予) whose accepted
    case belongs to a catalog item that ends in a license becomes a ``flow_case_licenses`` row in
-   state ``awaiting`` (first seen now; idempotent by ``(project_no, type_code)``).
+   state ``awaiting`` (first seen now; idempotent by ``(project_no, type_code)``); then joint
+   cases are tracked and settled (:func:`pipeline.joint.track`).
 2. :func:`issue_ready` — awaiting (or failed) cases whose approval data has arrived
    (``flow_approvals``) are issued through :meth:`licenses.LicenseRegistry.issue_many` with the
    request the catalog's field sources give (:func:`licenses.from_case.request_from_case`); the
@@ -10,6 +11,9 @@
    The rest keep waiting in ``awaiting``, and so does a case with a 容缺 material not yet supplied
    or a license reference not verified (:mod:`pipeline.materials`; README, 容缺受理 and 免提交): its
    license is issued only after the supply (or a passing reference) arrives.
+   A member of a joint case (联办件) still open is held (:func:`pipeline.joint.held_select`):
+   the licenses of a joint case are issued together once every member has finished, and the
+   joint result record is written after them (:func:`pipeline.joint.record_results`).
 3. :func:`flag_overdue` — cases awaiting longer than ``settings.pipeline.awaiting_flag_hours`` are
    flagged once (``flagged_at``, one ledger entry each in ``pipeline.flows``).
 4. :func:`verify_issued` — re-reads each issued license file from the store and verifies it
@@ -35,6 +39,7 @@ from core import ledger
 from core.casematerials import blocked_projects
 from core.casestore import CaseRow
 from core.db import insert_ignore, utcnow
+from pipeline import joint
 from pipeline.context import FLOW_STREAM, FlowContext
 from pipeline.models import AWAITING, FAILED, ISSUED, Approval, CaseLicense
 
@@ -62,7 +67,7 @@ def discover_finished(ctx: FlowContext, *, now: datetime | None = None, page: in
                 )
             )
             if not results:
-                return new
+                break
             after = results[-1].id
             pnos = sorted({r.project_no for r in results if r.project_no})
             accepts = {
@@ -95,6 +100,8 @@ def discover_finished(ctx: FlowContext, *, now: datetime | None = None, page: in
                     }
                 )
             new += insert_ignore(s, CaseLicense, values, ("project_no", "type_code"))
+    joint.track(ctx, now=now)
+    return new
 
 
 def _ready(
@@ -112,6 +119,7 @@ def _ready(
             .where(
                 CaseLicense.state.in_((AWAITING, FAILED)),
                 CaseLicense.project_no.not_in(blocked_projects()),  # 容缺 unsupplied, reference held
+                CaseLicense.project_no.not_in(joint.held_select()),  # members of open joint cases wait
             )
             .order_by(CaseLicense.since, CaseLicense.project_no)
             .limit(limit)
@@ -187,7 +195,12 @@ def issue_ready(
                 errors[str(getattr(err, "code", "error"))] += 1
         if on_progress is not None:
             on_progress(counts["issued"] + counts["existed"], counts["failed"])
-    return {**dict(counts), "errors": dict(errors)}
+    joint_results = joint.record_results(ctx)
+    return {
+        **dict(counts),
+        "errors": dict(errors),
+        **({"joint_results": joint_results} if joint_results else {}),
+    }
 
 
 def _mark(

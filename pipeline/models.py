@@ -17,6 +17,8 @@ The state the DAG tasks find their input through (ARCHITECTURE.md, rule 1):
                          date (承诺办结日期), the deadline after special procedures stopped the clock,
                          and where it stands — ``open``, ``overdue`` (past the deadline with no
                          result; flagged once), ``done`` or ``done_late`` (by the result's date).
+- ``flow_joint_cases``, ``flow_joint_members`` (revision ``0011``): joint cases (联办件) and their
+                         members, declared in :mod:`core.jointcases` (the gateway reads them too).
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ supply date passed unsupplied, once; while it stays unsupplied its case is not f
 clock is stopped), and when the supply arrives late the days from the day after supply_by to the
 supply date (working days, both ends) extend the deadline like a special procedure
 (:func:`supply_delays`; ``procedures`` counts both kinds of period).
+
+Joint cases (联办件): each member is a case here like any other (its promise_date is its own
+window); :func:`track` also tracks the joint cases (:func:`pipeline.joint.track`) and
+:func:`flag` flags those past the joint promise date (``joint.overdue``), counted with the cases.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from core.casematerials import DEFERRED, MISSING, CaseMaterial
 from core.casestore import CaseRow, CaseStore
 from core.db import utcnow
 from core.sealing import open_value
+from pipeline import joint
 from pipeline.context import FLOW_STREAM, FlowContext
 from pipeline.models import DONE, DONE_LATE, OPEN, OVERDUE, CaseDeadline
 
@@ -145,6 +150,7 @@ def track(ctx: FlowContext, *, now: datetime | None = None, page: int = 5000) ->
                 d.state = DONE_LATE if finished > date.fromisoformat(d.deadline) else DONE
                 d.updated_at = stamp
                 closed += 1
+    joint.track(ctx, now=now)
     return {"added": added, "closed": closed, "watched": len(watched) - closed}
 
 
@@ -200,9 +206,11 @@ def flag_missed(ctx: FlowContext, *, now: datetime | None = None) -> int:
 
 
 def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
-    """Mark open cases past their deadline (today in Asia/Shanghai) as overdue, once each — except a
-    case whose clock a missed supply date stopped (:func:`flag_missed`)."""
+    """Mark open cases (and joint cases) past their deadline (today in Asia/Shanghai) as overdue,
+    once each — except a case whose clock a missed supply date stopped (:func:`flag_missed`);
+    returns how many were flagged."""
     now = now or utcnow()
+    joint_flagged = joint.flag(ctx, now=now)
     today = now.astimezone(SHANGHAI).date().isoformat()
     with ctx.db.session() as s:
         due = list(
@@ -240,7 +248,7 @@ def flag(ctx: FlowContext, *, now: datetime | None = None) -> int:
                 ],
                 now=now,
             )
-        return len(due)
+        return len(due) + joint_flagged
 
 
 def counts(ctx: FlowContext) -> dict[str, int]:

@@ -38,6 +38,8 @@ Expectation types (snake-case names as GX registers them)::
     expect_tongban_material_state            column_list=[supply_by, supplied_date, license_ref,
                                              material_state]              material.state_columns
     expect_tongban_primary_not_deferred      column_list=[material_name, material_state], primary
+    expect_tongban_joint_member              column_list=[joint_no, theme_code, task_code],
+                                             aspect=theme|member, members (theme → task codes)
 
 Why one module of ~400 lines: it is the registry — importing it registers every expectation with
 GX, and a suite silently loses any custom expectation whose class was not imported, so the whole
@@ -275,6 +277,20 @@ class PrimaryNotDeferred(_MultiMetric):
         return _series(ok, column_list.index)
 
 
+class JointMember(_MultiMetric):
+    condition_metric_name = "tongban.joint_member"
+    condition_value_keys = ("aspect", "members")
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)  # type: ignore[untyped-decorator]
+    def _pandas(
+        cls, column_list: pd.DataFrame, aspect: str, members: dict[str, list[str]], **kwargs: Any
+    ) -> pd.Series:
+        ok = K.joint_ok(
+            column_list.iloc[:, 0], column_list.iloc[:, 1], column_list.iloc[:, 2], members, aspect
+        )
+        return _series(ok, column_list.index)
+
+
 # -- expectations ----------------------------------------------------------------------------------------
 
 # id(expectation) -> (expectation, its configuration); the entry holds the object, so its id cannot
@@ -454,6 +470,15 @@ class ExpectTongbanPrimaryNotDeferred(_TbMulti):
     primary: list[str]
 
 
+class ExpectTongbanJointMember(_TbMulti):
+    """A joint-case member row names a known theme (``theme``) and is one of its items (``member``)."""
+
+    map_metric = "tongban.joint_member"
+    success_keys = ("aspect", "members", "mostly")
+    aspect: Literal["theme", "member"]
+    members: dict[str, list[str]]
+
+
 EXPECTATION_CLASSES: dict[str, type[Any]] = {
     c.__name__: c
     for c in (
@@ -475,5 +500,6 @@ EXPECTATION_CLASSES: dict[str, type[Any]] = {
         ExpectTongbanLicenseId,
         ExpectTongbanMaterialState,
         ExpectTongbanPrimaryNotDeferred,
+        ExpectTongbanJointMember,
     )
 }

@@ -110,6 +110,11 @@ def _multi(
     return PlannedExpectation(t.name, rule_id, columns, expectation, {"column_list": list(columns), **kw})
 
 
+def _theme_members() -> dict[str, list[str]]:
+    """Theme code → its member task codes, from the packaged catalog (the joint-case rules)."""
+    return {t.theme_code: list(t.task_codes) for t in load_catalog().themes}
+
+
 # rules over several columns of one row (or a row and its parent, through the derived column)
 _ROW_RULES: dict[str, Callable[[TableSpec, str], PlannedExpectation]] = {
     R.ACCEPT_DATE_ORDER: lambda t, cal: _multi(
@@ -147,6 +152,22 @@ _ROW_RULES: dict[str, Callable[[TableSpec, str], PlannedExpectation]] = {
         ("accept_date", "promise_day", "promise_date"),
         aspect="provisional",
         calendar_dir=cal,
+    ),
+    R.ACCEPT_JOINT_THEME: lambda t, cal: _multi(
+        t,
+        R.ACCEPT_JOINT_THEME,
+        "ExpectTongbanJointMember",
+        ("joint_no", "theme_code", "task_code"),
+        aspect="theme",
+        members=_theme_members(),
+    ),
+    R.ACCEPT_JOINT_MEMBER: lambda t, cal: _multi(
+        t,
+        R.ACCEPT_JOINT_MEMBER,
+        "ExpectTongbanJointMember",
+        ("joint_no", "theme_code", "task_code"),
+        aspect="member",
+        members=_theme_members(),
     ),
     R.SPECIAL_DATE_ORDER: lambda t, cal: _multi(
         t, R.SPECIAL_DATE_ORDER, "ExpectTongbanDatesInOrder", ("start_date", "end_date")

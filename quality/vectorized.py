@@ -25,6 +25,7 @@ Public API::
     parse_dates(values) -> (ok, datetime64[D] array)
     uscc_ok(values) ; holder_id_checks(types, values) -> (format_ok, check_ok)
     region_ok(values) ; dates_in_order(a, b) ; int_le(a, b)
+    joint_ok(joint_no, theme_code, task_code, members, aspect) # 联办件 member rows against the themes
     promise_dates(accept, days, calendar) -> (expected datetime64[D], provisional bool, computable bool)
     material_state_ok(state, supply_by, supplied, license_ref) ; license_id_ok(values, max_length)
     not_deferred_primary(name, state, primary)
@@ -531,6 +532,32 @@ def int_le(first: Any, second: Any) -> BoolArray:
     good = np.ones(len(a), dtype=bool)
     if both.any():
         good[both] = np.asarray(a[both] <= b[both], dtype=bool)
+    return good
+
+
+def joint_ok(
+    joint_no: Any, theme_code: Any, task_code: Any, members: Mapping[str, Collection[str]], aspect: str
+) -> BoolArray:
+    """Joint-case member rows against the catalog's themes (``members``: theme code → task codes).
+
+    ``aspect="theme"``: a row with a joint_no names a known theme, and a theme_code comes with a
+    joint_no; ``"member"``: the task_code of such a row is a member of its (known) theme. Rows
+    without either column pass; values of the wrong type are the type rule's business."""
+    fj, ft, fk = _facts(joint_no), _facts(theme_code), _facts(task_code)
+    has_joint = fj.is_str & ~fj.blank
+    has_theme = ft.is_str & ~ft.blank
+    known = np.zeros(len(ft.values), dtype=bool)
+    if has_theme.any():
+        known[has_theme] = _member(ft.values[has_theme], members.keys())
+    if aspect == "theme":
+        return np.asarray(~(has_joint & ~known) & ~(has_theme & ~has_joint), dtype=bool)
+    good = np.ones(len(fj.values), dtype=bool)
+    check = has_joint & known & fk.is_str
+    for theme, tasks in members.items():
+        rows = check.copy()
+        rows[check] = np.asarray(ft.values[check] == theme, dtype=bool)
+        if rows.any():
+            good[rows] = _member(fk.values[rows], tasks)
     return good
 
 

@@ -55,6 +55,8 @@ VENDOR_B_FIELDS: Mapping[str, str] = {
     "anticipate_day": "FDBJSX",
     "promise_date": "CNBJRQ",
     "handle_mode": "BLFS",
+    "joint_no": "LBJBH",
+    "theme_code": "YJSZTBM",
     "node_name": "HJMC",
     "handler": "BLR",
     "handle_date": "BLSJ",

@@ -82,6 +82,7 @@ from contracts.catalog import Catalog, Department, ServiceItem, load_catalog
 from contracts.codes import CODE_LISTS
 from contracts.errors import UnknownYearError
 from contracts.fields import TABLES
+from contracts.joint import plan_joint
 from contracts.licensetypes import LicenseType, load_license_types
 from contracts.regions import DEMO_JURISDICTIONS, REGIONS, region_full_name
 from contracts.validators import (
@@ -166,7 +167,9 @@ OPINIONS: Mapping[str, tuple[str, ...]] = {
     "办结": ("办结，结果已同步生成电子证照。", "办结。"),
     "送达": ("EMS寄递送达。", "窗口领取。"),
 }
-ITEM_WEIGHTS = (30, 20, 25, 15, 10)  # in catalog order per jurisdiction
+# single cases draw from a jurisdiction's first five catalog items, in catalog order; the items
+# added for themes (一件事) after them are applied for in joint cases
+ITEM_WEIGHTS = (30, 20, 25, 15, 10)
 _BAD_CODES: Mapping[str, tuple[Any, ...]] = {
     "cd_operation": ("X", "R", "N"),
     "applyer_type": ("7", "8", "0"),
@@ -295,10 +298,13 @@ class GeneratorOptions:
     pool_size: int = 12
     regions: tuple[str, ...] = ()  # jurisdictions to draw cases from (empty: every demo jurisdiction)
     deferred_ratio: float = 0.06  # of secondary materials accepted as missing (容缺, issue 18)
+    joint_ratio: float = 0.0  # share of applications that are a theme (一件事): a joint case (联办件)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.bad_ratio <= 1.0:
             raise ValueError("bad_ratio must be within 0..1")
+        if not 0.0 <= self.joint_ratio <= 1.0:
+            raise ValueError("joint_ratio must be within 0..1")
         if self.end < self.start:
             raise ValueError("end must not be before start")
         unknown = [r for r in self.regions if r not in DEMO_JURISDICTIONS]
@@ -309,6 +315,18 @@ class GeneratorOptions:
 class Emitted(NamedTuple):
     kind: Literal["row", "defect", "approval"]
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Member:
+    """What a member case of a joint case shares with its joint case, and its own window."""
+
+    joint_no: str
+    theme_code: str
+    accept: date  # the joint acceptance
+    start: date  # after the members it waits on (their promise dates)
+    promise_day: int  # working days from acceptance to its promise date (its path)
+    applicant: tuple[str, str, str, str]
 
 
 @dataclass
@@ -468,7 +486,7 @@ class CaseGenerator:
 
     def _pick_item(self) -> ServiceItem:
         region = self.rng.choice(self._regions)
-        items = self._items[region]
+        items = self._items[region][: len(ITEM_WEIGHTS)]
         return self.rng.choices(items, weights=ITEM_WEIGHTS[: len(items)])[0]
 
     def _applicant(self, item: ServiceItem, region: str) -> tuple[str, str, str, str]:
@@ -558,20 +576,49 @@ class CaseGenerator:
         wanted = set(item.approval_keys) - {"holders"}
         return {k: v for k, v in f.items() if k in wanted}, holders
 
-    def _build_case(self, limit: int) -> _Case:
+    def _build_application(self, limit: int) -> list[_Case]:
+        """One application: a single case, or (``joint_ratio``) every member case of a theme."""
+        r = self.rng
+        if not self.o.joint_ratio or r.random() >= self.o.joint_ratio:
+            return [self._build_case(limit)]
+        themes = [t for region in self._regions for t in self.catalog.themes_in(region)]
+        if not themes:
+            return [self._build_case(limit)]
+        theme = r.choice(themes)
+        items = self.catalog.theme_items(theme)
+        accept = self._workday_on_or_after(self.o.start + timedelta(days=r.randrange(self._span + 1)))
+        plan = plan_joint(theme, self.catalog, accept, self.cal)
+        applicant = self._applicant(items[0], theme.region_code)
+        joint_no = f"LB{theme.region_code}{accept:%y%m%d}{self._counter + 1:08d}"
+        cases: list[_Case] = []
+        for item in items:
+            m = plan.member(item.task_code)
+            member = _Member(joint_no, theme.theme_code, accept, m.start, m.path_days, applicant)
+            cases.append(self._build_case(max(1, limit - sum(len(c.rows) for c in cases)), item, member))
+        return cases
+
+    def _build_case(
+        self, limit: int, item: ServiceItem | None = None, member: _Member | None = None
+    ) -> _Case:
         r = self.rng
         o = self.o
-        item = self._pick_item()
+        item = item or self._pick_item()
         region = item.region_code
         dept: Department = self._depts[item.department]
         self._counter += 1
-        accept = self._workday_on_or_after(o.start + timedelta(days=r.randrange(self._span + 1)))
+        accept = (
+            member.accept
+            if member is not None
+            else self._workday_on_or_after(o.start + timedelta(days=r.randrange(self._span + 1)))
+        )
         handle_mode = r.choices(("1", "2", "5", "3", "4"), weights=(60, 25, 8, 4, 3))[0]
         back = 0 if handle_mode != "2" and r.random() < 0.85 else r.choice((0, 1, 1, 2, 3, 5, 9))
         apply = accept - timedelta(days=back)
         project_no = f"{region}{accept:%y%m%d}{self._counter:08d}"
-        applicant = self._applicant(item, region)
-        promise = self.cal.promise_date(accept, item.promise_day).date
+        applicant = member.applicant if member is not None else self._applicant(item, region)
+        # a member that waits on others is promised from the joint acceptance over its path (contracts.joint)
+        promise_day = member.promise_day if member is not None else item.promise_day
+        promise = self.cal.promise_date(accept, promise_day).date
         out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
 
         def add(table: str, values: dict[str, Any], d: date, approval: dict[str, Any] | None = None) -> None:
@@ -594,10 +641,12 @@ class CaseGenerator:
                 "applyer_id": applicant[3],
                 "apply_date": apply.isoformat(),
                 "accept_date": accept.isoformat(),
-                "promise_day": item.promise_day,
-                "anticipate_day": item.anticipate_day,
+                "promise_day": promise_day,
+                "anticipate_day": max(item.anticipate_day, promise_day),
                 "promise_date": promise.isoformat(),
                 "handle_mode": handle_mode,
+                "joint_no": member.joint_no if member is not None else None,
+                "theme_code": member.theme_code if member is not None else None,
             },
             accept,
         )
@@ -638,7 +687,10 @@ class CaseGenerator:
         deadline = self.cal.extended_deadline(promise, periods).date
         finished = r.random() < 0.9
         result_type = r.choices("1234", weights=(90, 4, 4, 2))[0]
-        if item.promise_day == 0:
+        if member is not None:  # a member finishes inside its own window, after what it waited on
+            window = self.cal.workdays_in(member.start + timedelta(days=1), deadline).count
+            result_date = self._add(member.start, r.randint(min(1, window), max(1, window)))
+        elif item.promise_day == 0:
             result_date = accept
         else:
             span = self.cal.workdays_in(accept + timedelta(days=1), deadline).count
@@ -859,9 +911,9 @@ class CaseGenerator:
         approvals_seen = 0
         while emitted < count:
             while len(pool) < o.pool_size and emitted + pending < count:
-                case = self._build_case(count - emitted - pending)
-                pool.append(case)
-                pending += len(case.rows)
+                for case in self._build_application(count - emitted - pending):
+                    pool.append(case)  # a joint case's members go out interleaved, in any order
+                    pending += len(case.rows)
             i = r.randrange(len(pool))
             case = pool[i]
             row, approval = case.rows.popleft()

@@ -12,6 +12,17 @@ source of every license field (metadata columns and ``KZ_*`` face fields)::
     {"source": "constant", "value": "..."}                         fixed by the item
     {"source": "rule",     "key": "validity"}                      from the type's validity rule
 
+Themes (一件事, "one thing"): a theme bundles service items the citizen applies for once, at one
+window; each member is a service item (so it has its department, its promised working days and
+the license it may yield) and lists the members it waits on (``after``; parallel by default)::
+
+    {"theme_code": "T5101290001", "name": "二手房交易一件事", "region_code": "510129",
+     "members": [{"task_code": "<网签>", "after": []}, {"task_code": "<税务>", "after": ["<网签>"]}, ...]}
+
+Checked at load: known items, each member once, ``after`` names members of the same theme, no
+cycles, every member in the theme's region. One application of a theme is a joint case (联办件,
+``up_pro_accept.joint_no``); its arithmetic is :mod:`contracts.joint`.
+
 Codes in the shipped file are samples shaped like real ones (see ``description`` in the file).
 
 Public API::
@@ -22,6 +33,9 @@ Public API::
     ServiceItem.approval_keys -> tuple[str, ...]   # what the department's approval data must carry
     ServiceItem.primary_materials ; Catalog.primary_material_names() -> frozenset[str]   # never 容缺
     Catalog.province_abbreviation(region_code) -> str    # 川 / 桂 / 湘 (property certificate numbers)
+    Theme, ThemeMember                                   # 一件事 and its members
+    Catalog.theme(theme_code) -> Theme ; .themes_in(region_code) ; .theme_items(theme) -> items
+    Theme.member(task_code) ; .task_codes ; .order() -> tuple[str, ...]   # members, predecessors first
 """
 
 from __future__ import annotations
@@ -137,6 +151,64 @@ class ServiceItem(_Strict):
         )
 
 
+class ThemeMember(_Strict):
+    """One service item of a theme, with the members it waits on (none: starts at acceptance)."""
+
+    task_code: str = Field(min_length=1, max_length=64)
+    after: tuple[str, ...] = ()
+
+
+class Theme(_Strict):
+    """一件事: service items applied for once and worked by their departments in parallel, except
+    where a member waits on another (``ThemeMember.after``)."""
+
+    theme_code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    region_code: str
+    description: str = ""
+    members: tuple[ThemeMember, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _graph(self) -> Theme:
+        codes = [m.task_code for m in self.members]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"theme {self.theme_code}: a member is listed twice")
+        for m in self.members:
+            for p in m.after:
+                if p not in codes:
+                    raise ValueError(
+                        f"theme {self.theme_code}: member {m.task_code} waits on {p}, which is not a member"
+                    )
+                if p == m.task_code:
+                    raise ValueError(f"theme {self.theme_code}: member {m.task_code} waits on itself")
+        self.order()  # raises on a cycle
+        return self
+
+    @property
+    def task_codes(self) -> tuple[str, ...]:
+        return tuple(m.task_code for m in self.members)
+
+    def member(self, task_code: str) -> ThemeMember:
+        for m in self.members:
+            if m.task_code == task_code:
+                return m
+        raise CatalogError(f"service item {task_code!r} is not a member of theme {self.theme_code}")
+
+    def order(self) -> tuple[str, ...]:
+        """Members in an order where every member comes after the members it waits on (file order
+        among those that are free); a cycle raises ``ValueError`` naming its members."""
+        done: list[str] = []
+        left = list(self.members)
+        while left:
+            ready = [m for m in left if all(p in done for p in m.after)]
+            if not ready:
+                names = ", ".join(m.task_code for m in left)
+                raise ValueError(f"theme {self.theme_code}: members wait on each other in a cycle: {names}")
+            done.extend(m.task_code for m in ready)
+            left = [m for m in left if m not in ready]
+        return tuple(done)
+
+
 class Catalog(_Strict):
     format: Literal[1] = 1
     sample: bool = False
@@ -144,6 +216,7 @@ class Catalog(_Strict):
     province_abbreviations: Mapping[str, str]
     departments: tuple[Department, ...]
     items: tuple[ServiceItem, ...]
+    themes: tuple[Theme, ...] = ()
 
     @model_validator(mode="after")
     def _refs(self) -> Catalog:
@@ -156,6 +229,22 @@ class Catalog(_Strict):
                 raise ValueError(f"{i.name}: unknown department {i.department}")
             if not is_known_region(i.region_code):
                 raise ValueError(f"{i.name}: unknown region {i.region_code}")
+        by_task = {i.task_code: i for i in self.items}
+        themes = [t.theme_code for t in self.themes]
+        if len(set(themes)) != len(themes):
+            raise ValueError("theme codes repeat")
+        for t in self.themes:
+            if not is_known_region(t.region_code):
+                raise ValueError(f"theme {t.theme_code}: unknown region {t.region_code}")
+            for m in t.members:
+                item = by_task.get(m.task_code)
+                if item is None:
+                    raise ValueError(f"theme {t.theme_code}: member {m.task_code} names no service item")
+                if item.region_code != t.region_code:
+                    raise ValueError(
+                        f"theme {t.theme_code}: member {m.task_code} ({item.name}) is of region "
+                        f"{item.region_code}, not the theme's {t.region_code}"
+                    )
         return self
 
     def item(self, task_code: str) -> ServiceItem:
@@ -176,6 +265,19 @@ class Catalog(_Strict):
     def primary_material_names(self) -> frozenset[str]:
         """Names of the materials some item marks as primary (主要材料): never 容缺 (issue 18)."""
         return frozenset(m for i in self.items for m in i.primary_materials)
+
+    def theme(self, theme_code: str) -> Theme:
+        for t in self.themes:
+            if t.theme_code == theme_code:
+                return t
+        raise CatalogError(f"unknown theme (一件事) {theme_code!r}")
+
+    def themes_in(self, region_code: str) -> tuple[Theme, ...]:
+        return tuple(t for t in self.themes if t.region_code == region_code)
+
+    def theme_items(self, theme: Theme) -> tuple[ServiceItem, ...]:
+        """The theme's service items, in member order."""
+        return tuple(self.item(c) for c in theme.task_codes)
 
     def province_abbreviation(self, region_code: str) -> str:
         return self.province_abbreviations.get(region_code[:2] + "0000", "")

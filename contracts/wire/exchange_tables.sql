@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS up_pro_accept (
     anticipate_day INTEGER NOT NULL,
     promise_date VARCHAR(10) NOT NULL,
     handle_mode VARCHAR(1) NOT NULL,
+    joint_no VARCHAR(50),
+    theme_code VARCHAR(32),
     row_guid VARCHAR(64) NOT NULL,
     cd_batch VARCHAR(64) NOT NULL,
     cd_operation VARCHAR(1) NOT NULL,

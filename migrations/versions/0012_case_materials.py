@@ -4,7 +4,7 @@ The table ``case_materials`` (:mod:`core.casematerials`): one row per tracked ``
 row, keyed by its row_guid. No column holds citizen data.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 17:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -214,6 +214,74 @@ def test_follow_up_cases_reuse_licenses_issued_earlier_and_the_figures_match(pla
     assert snapshot(plain) == snap
 
 
+def test_joint_case_figures_match_the_generated_applications(plain: World) -> None:
+    """The summary's joint-case figures (联办件) against the generated rows and the catalog: joint
+    cases and members from the valid accept rows, working days saved from each theme's graph
+    (computed here), and licenses only for joint cases whose every member finished (or one was
+    refused), all of them in the case's one result record."""
+    from contracts.catalog import load_catalog
+    from core.jointcases import JointCase
+    from pipeline.models import ISSUED, CaseLicense
+    from pipeline.summary import collect
+
+    exp = expected(plain)
+    catalog = load_catalog()
+    members: dict[str, dict[str, str]] = {}  # joint_no -> task_code -> project_no
+    themes: dict[str, str] = {}
+    results: dict[str, str] = {}  # project_no -> result_type
+    with plain.day.cases.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["row_guid"] not in exp["valid_guids"]:
+                continue
+            if row["table"] == "up_pro_accept" and row.get("joint_no"):
+                members.setdefault(row["joint_no"], {})[row["task_code"]] = row["project_no"]
+                themes[row["joint_no"]] = row["theme_code"]
+            elif row["table"] == "up_pro_result":
+                results.setdefault(row["project_no"], row["result_type"])
+    assert members, "the generated day holds joint cases"
+
+    def longest(theme_code: str) -> tuple[int, int]:
+        theme = catalog.theme(theme_code)
+        after = {m.task_code: m.after for m in theme.members}
+        days = {c: catalog.item(c).promise_day for c in after}
+
+        def path(c: str) -> int:
+            return days[c] + max((path(p) for p in after[c]), default=0)
+
+        return sum(days.values()), max(path(c) for c in after)
+
+    saved = sum(seq - par for seq, par in (longest(themes[j]) for j in members))
+    f = collect(plain.ctx, verify=False)
+    jf = f["joint"]
+    assert (jf["cases"], jf["members"]) == (len(members), sum(len(m) for m in members.values()))
+    assert jf["working_days_saved"] == saved
+    with plain.ctx.db.session() as s:
+        issued = {
+            c.project_no: str(c.license_id) for c in s.scalars(select(CaseLicense)) if c.state == ISSUED
+        }
+        records = {c.joint_no: json.loads(c.result) for c in s.scalars(select(JointCase)) if c.result}
+    total = 0
+    for joint_no, by_task in members.items():
+        types = [results.get(p) for p in by_task.values()]
+        theme = catalog.theme(themes[joint_no])
+        settled = any(t not in (None, "1") for t in types) or (
+            len(by_task) == len(theme.members) and all(t == "1" for t in types)
+        )
+        mine = sorted(issued[p] for p in by_task.values() if p in issued)
+        if not settled:
+            assert mine == [], joint_no  # held until every member has finished
+            assert joint_no not in records
+            continue
+        if joint_no in records:
+            assert sorted(records[joint_no]["licenses"]) == mine
+            total += len(mine)
+    assert jf["licenses"] == total
+    assert sum(jf["licenses_per_case"].values()) == jf["with_result"] == len(records)
+    settled_cases = sum(1 for j in members if j in records)
+    assert settled_cases == len(records)
+
+
 def test_sla_monitor_watches_every_accepted_case(plain: World) -> None:
     """Every accepted case gets a deadline; cases with a result are closed (on time or late by the
     result date against the deadline); open cases past their deadline are flagged once each."""

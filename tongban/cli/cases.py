@@ -15,7 +15,7 @@ import typer
 
 from contracts.calendar import WorkCalendar
 from contracts.errors import ContractError
-from sandbox.generator import write_case_files
+from sandbox.generator import GeneratorOptions, write_case_files
 from tongban.cli._common import JsonOpt, console, emit_json, err_console, fail
 
 app = typer.Typer(
@@ -44,6 +44,13 @@ def generate(
         0.0, "--bad-ratio", min=0.0, max=1.0, help="Share of rows with one defect."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files."),
+    joint_ratio: float = typer.Option(
+        0.0,
+        "--joint-ratio",
+        min=0.0,
+        max=1.0,
+        help="Share of applications that are a theme (一件事): joint cases (联办件), one case per member.",
+    ),
     batches: int = typer.Option(
         1, "--batches", min=1, max=999, help="Cut the rows into this many consecutive files FILE-stem.bNNN."
     ),
@@ -69,10 +76,9 @@ def generate(
         summary = write_case_files(
             out,
             count,
-            seed=seed,
-            bad_ratio=bad_ratio,
             batches=batches,
             calendar=calendar,
+            options=GeneratorOptions(seed=seed, bad_ratio=bad_ratio, joint_ratio=joint_ratio),
             progress=progress,
             progress_every=max(10_000, count // 20),
         )
@@ -87,6 +93,7 @@ def generate(
         **summary.as_dict(),
         "seed": seed,
         "bad_ratio": bad_ratio,
+        "joint_ratio": joint_ratio,
         "seconds": round(seconds, 3),
         "rows_per_s": round(summary.rows / seconds) if seconds > 0 else None,
     }
@@ -104,9 +111,10 @@ def generate(
 
 
 # quality commands (validate, receipt verify, quarantine …) live in cases_quality.py,
-# the SLA monitor's view (deadlines) in cases_sla.py
-from tongban.cli import cases_materials, cases_quality, cases_sla  # noqa: E402
+# the SLA monitor's view (deadlines) in cases_sla.py, joint cases (联办件) in cases_joint.py
+from tongban.cli import cases_joint, cases_materials, cases_quality, cases_sla  # noqa: E402
 
 cases_quality.register(app)
 cases_sla.register(app)
 cases_materials.register(app)
+cases_joint.register(app)
