@@ -495,9 +495,11 @@ def _faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
     from pipeline.summary import collect
     from sandbox.faults import FaultPlan
 
-    plan = FaultPlan.spread(0.25, seed=seed, timeout_s=1.5, oversized_bytes=512 * 1024)
+    # read timeout 3 s (< the injected 4.5 s), back-offs 150 ms: with 1 s, a starved machine (load 10 on
+    # 2 cores) answered honest QueryCounts later than the timeout eight times in a row (seed 37)
+    plan = FaultPlan.spread(0.25, seed=seed, timeout_s=4.5, oversized_bytes=512 * 1024)
     env = {
-        "TONGBAN_PEERS__TIME_SCALE": "0.1",  # read timeout 1 s (< the injected 1.5 s), back-offs 50 ms
+        "TONGBAN_PEERS__TIME_SCALE": "0.3",
         "TONGBAN_PIPELINE__RETRY_DELAY_S": "1",
         "TONGBAN_PEERS__RETRY_ATTEMPTS": "8",
         "TONGBAN_PEERS__MAX_RESPONSE_BYTES": str(256 * 1024),
