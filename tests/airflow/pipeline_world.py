@@ -150,6 +150,9 @@ def expected(w: World) -> dict[str, Any]:
     held_guids: set[str] = set()
     deferred: dict[tuple[str, str], dict[str, Any]] = {}  # (project_no, material) -> the 容缺 row
     supplies: dict[tuple[str, str], str] = {}  # (project_no, material) -> first supplied_date
+    joints: dict[str, dict[str, str]] = defaultdict(dict)  # joint_no -> task_code -> project_no
+    themes: dict[str, str] = {}  # joint_no -> theme_code
+    results: dict[str, str] = {}  # project_no -> first result_type
     with w.day.cases.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             row = json.loads(line)
@@ -159,6 +162,11 @@ def expected(w: World) -> dict[str, Any]:
                 held_guids.add(row["row_guid"])
                 continue
             valid_guids.add(row["row_guid"])
+            if row["table"] == "up_pro_accept" and row.get("joint_no"):
+                joints[row["joint_no"]][row["task_code"]] = row["project_no"]
+                themes[row["joint_no"]] = row["theme_code"]
+            elif row["table"] == "up_pro_result":
+                results.setdefault(row["project_no"], row["result_type"])
             if row["table"] == "up_pro_material" and row.get("material_state") == "2":
                 deferred[(row["project_no"], row["material_name"])] = row
             elif row["table"] == "up_pro_material" and row.get("material_state") == "3":
@@ -168,6 +176,19 @@ def expected(w: World) -> dict[str, Any]:
     for a in w.day.approvals:
         by_project[str(a["project_no"])].append(a)
     unsupplied = {k: r for k, r in deferred.items() if k not in supplies}
+    # 联办件 (issue 18): a joint case is settled when a member was refused (any result but 准予) or
+    # every member of its theme finished with 准予; until then its members' licenses wait
+    from contracts.catalog import load_catalog
+
+    catalog = load_catalog()
+    joint_held: set[str] = set()
+    for joint_no, by_task in joints.items():
+        types = [results.get(p) for p in by_task.values()]
+        settled = any(t not in (None, "1") for t in types) or (
+            len(by_task) == len(catalog.theme(themes[joint_no]).members) and all(t == "1" for t in types)
+        )
+        if not settled:
+            joint_held |= set(by_task.values())
     return {
         "defects": len(defects),
         "valid_guids": valid_guids,
@@ -178,4 +199,5 @@ def expected(w: World) -> dict[str, Any]:
         "deferred_supplied": sum(1 for k in deferred if k in supplies),
         "unsupplied": unsupplied,  # (project_no, material) -> the 容缺 row (its supply_by)
         "blocked": {p for p, _ in unsupplied},  # cases whose license waits for a supply
+        "joint_held": joint_held,  # members of joint cases not yet settled: their licenses wait
     }

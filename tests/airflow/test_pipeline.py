@@ -527,7 +527,8 @@ def _faulted_chain(folder: Path, seed: int) -> dict[str, Any]:
             with_approval = {a.project_no for a in s.scalars(select(Approval))}
             keys = [r.idempotency_key for r in s.scalars(select(LicenseRecord))]
         for c in cases:
-            ready = c.project_no in with_approval and c.project_no not in exp["blocked"]
+            waits = exp["blocked"] | exp["joint_held"]  # a supply, or the other members of its joint case
+            ready = c.project_no in with_approval and c.project_no not in waits
             assert c.state == (ISSUED if ready else AWAITING), c.project_no
         assert len(keys) == len(set(keys)) == f["licenses_issued"]
         suspended = f["status_changes"].get("applied", 0)
