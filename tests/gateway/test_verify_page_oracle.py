@@ -36,25 +36,10 @@ async def test_an_unknown_id_and_a_wrong_code_get_one_answer(make_gateway, issue
 
 def _forged(gw, license_id: str) -> bytes:
     """The real license's face (its identifier and license.json), sealed by a PKI of our own making."""
-    from core.keys.base import InMemorySigner
     from licenses import open_registry
-    from licenses._pades import SealSigner, Trust
-    from licenses._render import render
-    from tests.licenses.throwaway_pki import EcdsaTimeStamper, make_pki
+    from tests.licenses.throwaway_pki import foreign_sealed
 
-    reg = open_registry(gw.settings, db=gw.db)
-    face = reg.face(license_id)
-    foreign = make_pki("外部")
-    signer = SealSigner(
-        key=InMemorySigner("foreign", foreign.seal_key),
-        certificate=foreign.seal,
-        chain=[foreign.ca],
-        trust=Trust(roots=[foreign.root], intermediates=[foreign.ca], crls=[]),
-        timestamper=EcdsaTimeStamper(foreign.tsa, foreign.tsa_key, [foreign.ca]),
-        profile="B-T",
-    )
-    pdf: bytes = signer.sign(render(face)).pdf
-    return pdf
+    return foreign_sealed(open_registry(gw.settings, db=gw.db).face(license_id))
 
 
 async def test_a_forged_file_naming_a_real_license_shows_nothing_of_the_registry(

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from core.keys.base import InMemorySigner
 from licenses import VerificationFailed, verify_license, verify_license_strict
-from licenses._pades import SealSigner, Trust
+from licenses._pades import SealSigner
 from licenses._render import render
 from licenses.models import LicenseRecord
 from tests.licenses.conftest import LicEnv, business_request, make_env
-from tests.licenses.throwaway_pki import EcdsaTimeStamper, make_pki
+from tests.licenses.throwaway_pki import foreign_sealed
 
 
 def verify(env: LicEnv, pdf: bytes):
@@ -66,17 +65,7 @@ def test_registry_status_other_than_valid_fails_with_the_status(
 
 def test_a_pdf_signed_outside_our_pki_is_untrusted(lic_env: LicEnv) -> None:
     lic = lic_env.registry.issue(business_request())
-    face = lic_env.registry.face(lic.license_id)
-    foreign = make_pki("外部")
-    signer = SealSigner(
-        key=InMemorySigner("foreign", foreign.seal_key),
-        certificate=foreign.seal,
-        chain=[foreign.ca],
-        trust=Trust(roots=[foreign.root], intermediates=[foreign.ca], crls=[]),
-        timestamper=EcdsaTimeStamper(foreign.tsa, foreign.tsa_key, [foreign.ca]),
-        profile="B-T",
-    )
-    forged = signer.sign(render(face)).pdf
+    forged = foreign_sealed(lic_env.registry.face(lic.license_id))
     report = verify(lic_env, forged)
     assert "untrusted_issuer" in report.reasons
     assert "tampered" not in report.reasons

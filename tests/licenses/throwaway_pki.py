@@ -221,3 +221,23 @@ class EcdsaTimeStamper(DummyTimeStamper):  # type: ignore[misc]
 
 
 __all__ = ["EcdsaTimeStamper", "TestPki", "asn1", "make_pki", "tsp"]
+
+
+def foreign_sealed(face: object) -> bytes:
+    """``face`` rendered and sealed B-T by a PKI of its own (trusted by nobody here): a license file
+    that names a real identifier but was signed outside our PKI."""
+    from core.keys.base import InMemorySigner
+    from licenses._pades import SealSigner, Trust
+    from licenses._render import render
+
+    foreign = make_pki("外部")
+    signer = SealSigner(
+        key=InMemorySigner("foreign", foreign.seal_key),
+        certificate=foreign.seal,
+        chain=[foreign.ca],
+        trust=Trust(roots=[foreign.root], intermediates=[foreign.ca], crls=[]),
+        timestamper=EcdsaTimeStamper(foreign.tsa, foreign.tsa_key, [foreign.ca]),
+        profile="B-T",
+    )
+    pdf: bytes = signer.sign(render(face)).pdf  # type: ignore[arg-type]
+    return pdf
